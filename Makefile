@@ -1,0 +1,45 @@
+# The few commands people type. Each installs what it needs into .venv first.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Tests and CI read course data from ../shared/data when it is there (no network needed).
+SHARED_DATA := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)/imagenet_val_25.npz),)
+export COURSE_DATA_DIR ?= $(SHARED_DATA)
+endif
+
+.PHONY: install demo test test-fast lint release references bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install  ## build the student release, grade sample submissions, print the grade table
+	$(PY) -m autograder demo
+
+test: install  ## the whole suite: lint, unit tests, notebook execution, nbval, grading
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "slow or not slow" -p no:cacheprovider
+
+test-fast: install  ## unit tests only
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+release: install  ## regenerate notebooks/ from solutions/ with nbgrader
+	$(PY) -m autograder release
+
+references: install  ## rebuild public reference outputs from the solution notebooks
+	$(PY) -m autograder references
+
+bench: install
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Helpers the course notebooks import: model, data, image processing, plotting."""
