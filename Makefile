@@ -8,7 +8,7 @@ ifneq ($(wildcard $(SHARED_DATA)/imagenet_val_25.npz),)
 export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
 
-.PHONY: install demo test test-fast lint release references bench clean
+.PHONY: install demo test test-fast lint release references bench clean solutions
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+solutions: install  ## re-execute the solution notebooks in place (their outputs are the showcase)
+	COURSE_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace solutions/*.ipynb

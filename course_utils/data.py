@@ -15,6 +15,7 @@ then, and the files are still checked against their sha256.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 from dataclasses import dataclass
@@ -240,9 +241,14 @@ def load_imagenet_samples(
         ``imagenet_NN_LABEL.jpg``);
         ``class_names``: the 1000 ImageNet class names, ``class_names[y[i]]`` names image ``i``.
     """
-    import foolbox
-
-    folder = Path(foolbox.__file__).parent / "data"
+    # Locate the package without importing it: importing foolbox pulls in its attack library.
+    spec = importlib.util.find_spec("foolbox")
+    if spec is None or spec.origin is None:
+        raise DataUnavailableError(
+            "The bundled ImageNet samples come with the foolbox package, which is not installed: "
+            "pip install foolbox"
+        )
+    folder = Path(spec.origin).parent / "data"
     pattern = re.compile(r"^imagenet_(\d+)_(\d+)\.jpg$")
     found = sorted(
         (int(m.group(1)), int(m.group(2)), folder / f.name)

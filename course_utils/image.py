@@ -11,7 +11,6 @@ Every tensor function works on the device of its input and is vectorized over th
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -106,7 +105,7 @@ def preprocess(
         (torch.Size([1, 3, 224, 224]), -1.0)
     """
     batch = _to_uint8_batch(img)
-    x = torch.from_numpy(np.ascontiguousarray(batch)).to(device or "cpu")
+    x = torch.from_numpy(np.array(batch, dtype=np.uint8, copy=True)).to(device or "cpu")
     x = x.permute(0, 3, 1, 2).float().div_(255.0)
     if size is not None:
         x = _resize(x, size).clamp_(0.0, 1.0)
@@ -173,7 +172,7 @@ def jitter(x: torch.Tensor, ox: int, oy: int) -> torch.Tensor:
 
 
 def _gaussian_kernel(sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    radius = max(1, int(math.ceil(4.0 * sigma)))
+    radius = max(1, int(4.0 * sigma + 0.5))  # scipy.ndimage: truncate=4
     offsets = torch.arange(-radius, radius + 1, dtype=dtype, device=device)
     kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
     return kernel / kernel.sum()
@@ -197,15 +196,23 @@ def blur_image(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     n, c, h, w = x.shape
     kernel = _gaussian_kernel(sigma, x.dtype, x.device)
     radius = kernel.numel() // 2
-    flat = x.reshape(n * c, 1, h, w)
-    # scipy's "reflect" repeats the edge pixel, which is torch's "symmetric"; build it by hand
-    # (torch's own "reflect" skips the edge pixel).
-    rows = torch.cat([flat[:, :, :radius].flip(2), flat, flat[:, :, h - radius :].flip(2)], dim=2)
-    if radius > h:
-        rows = F.pad(flat, (0, 0, radius, radius), mode="replicate")
-    flat = F.conv2d(rows, kernel.view(1, 1, -1, 1))
-    cols = torch.cat([flat[..., :radius].flip(3), flat, flat[..., w - radius :].flip(3)], dim=3)
-    if radius > w:
-        cols = F.pad(flat, (radius, radius, 0, 0), mode="replicate")
-    flat = F.conv2d(cols, kernel.view(1, 1, 1, -1))
+    flat = _symmetric_pad(x.reshape(n * c, 1, h, w), radius, dim=2)
+    flat = F.conv2d(flat, kernel.view(1, 1, -1, 1))
+    flat = _symmetric_pad(flat, radius, dim=3)
+    flat = F.conv2d(flat, kernel.view(1, 1, 1, -1))
     return flat.reshape(n, c, h, w)
+
+
+def _symmetric_pad(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
+    """Pad ``radius`` pixels on both sides of ``dim``, mirroring about the edge (scipy's "reflect").
+
+    torch's own "reflect" mode skips the edge pixel, so the mirror is built with ``flip``; images
+    smaller than the kernel radius fall back to repeating the edge pixel.
+    """
+    size = x.shape[dim]
+    if radius > size:
+        pad = (0, 0, radius, radius) if dim == 2 else (radius, radius, 0, 0)
+        return F.pad(x, pad, mode="replicate")
+    head = x.narrow(dim, 0, radius).flip(dim)
+    tail = x.narrow(dim, size - radius, radius).flip(dim)
+    return torch.cat([head, x, tail], dim=dim)

@@ -1,0 +1,49 @@
+"""Shared fixtures and helpers for the whole test suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+# Tests never download: they read course data from ../shared/data through the product's own
+# offline-data setting, unless the caller already pointed COURSE_DATA_DIR somewhere.
+if not os.environ.get("COURSE_DATA_DIR") and (SHARED_DATA / "imagenet_val_25.npz").is_file():
+    os.environ["COURSE_DATA_DIR"] = str(SHARED_DATA)
+os.environ.setdefault("COURSE_PROGRESS", "0")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def model() -> torch.nn.Module:
+    """The course model on the CPU, loaded once per test session."""
+    from course_utils.models import load_model
+
+    return load_model("cpu")
+
+
+@pytest.fixture(scope="session")
+def samples():
+    """The 20 bundled foolbox ImageNet photos: (X uint8 (20,224,224,3), y (20,), class names)."""
+    from course_utils.data import load_imagenet_samples
+
+    return load_imagenet_samples()
+
+
+def requires_course_data() -> pytest.MarkDecorator:
+    """Skip marker for tests that need the downloadable course data and have no offline copy."""
+    data_dir = os.environ.get("COURSE_DATA_DIR")
+    missing = not data_dir or not (Path(data_dir) / "imagenet_val_25.npz").is_file()
+    # CI always has the data: there a missing folder must fail the test, never skip it.
+    return pytest.mark.skipif(
+        missing and not os.environ.get("CI"),
+        reason="set COURSE_DATA_DIR to a folder holding the course data (CI uses ../shared/data)",
+    )
