@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from course_utils.image import deprocess
 
 __all__ = [
+    "MAX_WIDTH",
     "plot_curves",
     "show_class_visualization",
     "show_fooling",
@@ -38,8 +39,18 @@ def _as_uint8_list(images: ImagesLike) -> list[np.ndarray]:
     return [np.asarray(i) for i in images]
 
 
+#: Widest figure the helpers make, in inches: panels shrink to fit (keeps notebooks small).
+MAX_WIDTH = 10.0
+
+
+def _fit(cell: float, ncols: int) -> float:
+    """Panel size in inches so that ``ncols`` panels fit in :data:`MAX_WIDTH`."""
+    return min(cell, MAX_WIDTH / max(1, ncols))
+
+
 def _grid(n: int, ncols: int | None, cell: float) -> tuple[Figure, np.ndarray]:
     ncols = min(n, ncols or n)
+    cell = _fit(cell, ncols)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows), squeeze=False)
     for ax in axes.flat:
@@ -66,7 +77,7 @@ def show_images(
     """
     pics = _as_uint8_list(images)
     fig, axes = _grid(len(pics), ncols, cell)
-    for i, (ax, pic) in enumerate(zip(axes.flat, pics)):
+    for i, (ax, pic) in enumerate(zip(axes.flat, pics, strict=False)):
         ax.imshow(pic)
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
@@ -79,31 +90,47 @@ def show_saliency(
     saliency: np.ndarray | torch.Tensor,
     titles: Sequence[str] | None = None,
     cell: float = 2.2,
+    cmap: str = "hot",
 ) -> tuple[Figure, np.ndarray]:
     """Show each image with its saliency map underneath.
+
+    Each map is scaled to its own maximum (saliency magnitudes are only comparable within an
+    image), so the brightest pixel of every map is white.
 
     Args:
         images: ``N`` images.
         saliency: ``(N, H, W)`` non-negative float saliency maps.
         titles: ``N`` captions for the images (e.g. class names).
-        cell: size of one panel in inches.
+        cell: size of one panel in inches (shrunk so the figure is at most 10 inches wide).
+        cmap: matplotlib colormap for the maps.
 
     Returns:
-        The figure and its ``(2, N)`` axes (row 0 images, row 1 saliency in the ``hot`` colormap).
+        The figure and its ``(2, N)`` axes (row 0 images, row 1 saliency maps).
+
+    Raises:
+        ValueError: if the number of maps differs from the number of images.
     """
     pics = _as_uint8_list(images)
     maps = saliency.detach().cpu().numpy() if isinstance(saliency, torch.Tensor) else np.asarray(saliency)
+    if maps.ndim != 3 or len(maps) != len(pics):
+        raise ValueError(
+            f"show_saliency needs one (H, W) map per image: got {len(pics)} images and maps of shape "
+            f"{maps.shape}; compute_saliency_maps should return (N, H, W)."
+        )
     n = len(pics)
-    fig, axes = plt.subplots(2, n, figsize=(cell * n, cell * 2), squeeze=False)
+    cell = _fit(cell, n)
+    fig, axes = plt.subplots(2, n, figsize=(cell * n, cell * 2 + 0.3), squeeze=False)
     for i in range(n):
         axes[0, i].imshow(pics[i])
-        axes[1, i].imshow(maps[i], cmap=plt.cm.hot)
+        axes[1, i].imshow(maps[i], cmap=cmap, vmin=0.0, vmax=max(float(maps[i].max()), 1e-12))
         if titles is not None:
             axes[0, i].set_title(titles[i], fontsize=9)
         axes[0, i].axis("off")
         axes[1, i].axis("off")
     axes[0, 0].text(-0.08, 0.5, "image", transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
-    axes[1, 0].text(-0.08, 0.5, "saliency", transform=axes[1, 0].transAxes, rotation=90, va="center", ha="right")
+    axes[1, 0].text(
+        -0.08, 0.5, "saliency", transform=axes[1, 0].transAxes, rotation=90, va="center", ha="right"
+    )
     fig.tight_layout()
     return fig, axes
 
@@ -113,7 +140,7 @@ def show_fooling(
     fooled: torch.Tensor,
     original_title: str,
     fooled_title: str,
-    cell: float = 2.6,
+    cell: float = 2.4,
 ) -> tuple[Figure, np.ndarray]:
     """Show an adversarial example: original, fooled, difference, and the difference magnified 10x.
 
@@ -125,7 +152,8 @@ def show_fooling(
         cell: size of one panel in inches.
 
     Returns:
-        The figure and its ``(1, 4)`` axes.
+        The figure and its ``(1, 4)`` axes. The difference panel maps the largest change to
+        black/white (mid-grey is no change); the 10x panel shows ``10 * difference`` around grey.
     """
     orig_px = deprocess(original).astype(np.float32)
     fool_px = deprocess(fooled).astype(np.float32)
@@ -137,8 +165,9 @@ def show_fooling(
         ((diff / (2 * scale) + 0.5), f"difference (max {scale:.0f}/255)"),
         (np.clip(10 * diff / 255 + 0.5, 0, 1), "10x difference"),
     ]
+    cell = _fit(cell, 4)
     fig, axes = plt.subplots(1, 4, figsize=(cell * 4, cell + 0.4), squeeze=False)
-    for ax, (pic, title) in zip(axes.flat, panels):
+    for ax, (pic, title) in zip(axes.flat, panels, strict=True):
         ax.imshow(pic)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
@@ -151,23 +180,34 @@ def show_class_visualization(
     titles: Sequence[str],
     suptitle: str | None = None,
     cell: float = 2.2,
+    ncols: int | None = None,
+    should_rescale: bool = False,
 ) -> tuple[Figure, np.ndarray]:
-    """Show how a class visualization develops: one panel per snapshot.
+    """Show class visualizations: snapshots of one run, or the final images of several classes.
 
     Args:
-        snapshots: images taken during optimization (tensors are deprocessed with rescaling).
-        titles: one caption per snapshot, e.g. ``"step 100, p=0.97"``.
+        snapshots: images, ``(1, 3, H, W)`` / ``(3, H, W)`` normalized tensors or ``uint8`` arrays.
+        titles: one caption per image, e.g. ``"step 100, p=0.97"`` or ``"tarantula p=1.00"``.
         suptitle: optional caption for the whole figure, e.g. the class name.
-        cell: size of one panel in inches.
+        cell: size of one panel in inches (shrunk so the figure is at most 10 inches wide).
+        ncols: panels per row (default: all in one row).
+        should_rescale: min-max stretch each tensor to the full range before display (see
+            :func:`course_utils.image.deprocess`); images clamped to valid pixels need not.
 
     Returns:
-        The figure and its ``(1, len(snapshots))`` axes.
+        The figure and its ``(rows, cols)`` axes.
+
+    Raises:
+        ValueError: if there are not as many titles as images.
     """
+    if len(titles) != len(snapshots):
+        raise ValueError(f"Give one title per image: {len(snapshots)} images, {len(titles)} titles.")
     pics = [
-        deprocess(s, should_rescale=True) if isinstance(s, torch.Tensor) else np.asarray(s) for s in snapshots
+        deprocess(s, should_rescale=should_rescale) if isinstance(s, torch.Tensor) else np.asarray(s)
+        for s in snapshots
     ]
-    fig, axes = _grid(len(pics), None, cell)
-    for ax, pic, title in zip(axes.flat, pics, titles):
+    fig, axes = _grid(len(pics), ncols, cell)
+    for ax, pic, title in zip(axes.flat, pics, titles, strict=False):
         ax.imshow(pic)
         ax.set_title(title, fontsize=9)
     if suptitle:
@@ -177,29 +217,62 @@ def show_class_visualization(
 
 
 def show_style_transfer(
-    content: ImagesLike,
-    style: ImagesLike,
+    content: ImagesLike | None,
+    style: ImagesLike | None,
     result: ImagesLike,
     titles: Sequence[str] = ("content", "style", "result"),
     cell: float = 3.0,
+    snapshots: Sequence[tuple[str, ImagesLike]] = (),
+    curves: Mapping[str, Sequence[float]] | None = None,
+    suptitle: str | None = None,
 ) -> tuple[Figure, np.ndarray]:
-    """Show content image, style image and the stylized result side by side.
+    """Show content image, style image, intermediate images, the result and the loss curves in one row.
 
     Args:
-        content: one image.
-        style: one image.
+        content: one image, or ``None`` to leave it out (texture synthesis has no content image).
+        style: one image, or ``None`` to leave it out (feature inversion has no style image).
         result: one image (tensors are deprocessed).
-        titles: three captions.
+        titles: captions for content, style and result.
         cell: height of one panel in inches.
+        snapshots: ``(caption, image)`` pairs taken during optimization, shown between the style
+            image and the result, e.g. ``[("step 50", img50), ("step 100", img100)]``.
+        curves: optional losses to plot in a last panel, label -> one value per step, on a log axis
+            (e.g. ``{"content": [...], "style": [...], "tv": [...], "total": [...]}``).
+        suptitle: optional caption for the whole figure.
 
     Returns:
-        The figure and its ``(1, 3)`` axes.
+        The figure and its ``(1, panels)`` array of axes: images first (in the order above), the
+        loss axes last when ``curves`` is given.
     """
-    pics = [_as_uint8_list(i)[0] for i in (content, style, result)]
-    fig, axes = _grid(3, None, cell)
-    for ax, pic, title in zip(axes.flat, pics, titles):
+    panels = [(img, title) for img, title in ((content, titles[0]), (style, titles[1])) if img is not None]
+    panels += [(img, title) for title, img in snapshots]
+    panels.append((result, titles[2]))
+    pics = [(_as_uint8_list(img)[0], title) for img, title in panels]
+    aspect = pics[-1][0].shape[1] / pics[-1][0].shape[0]
+    widths = [pic.shape[1] / pic.shape[0] for pic, _ in pics] + ([1.6 * aspect] if curves else [])
+    fig, axes = plt.subplots(
+        1,
+        len(widths),
+        figsize=(cell * sum(widths) + 0.3 * len(widths), cell + 0.5),
+        gridspec_kw={"width_ratios": widths},
+        squeeze=False,
+    )
+    for ax, (pic, title) in zip(axes[0], pics):
         ax.imshow(pic)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    if curves:
+        ax = axes[0, -1]
+        for label, values in curves.items():
+            ax.plot(np.arange(len(values)), np.asarray(values, dtype=float), label=label, lw=1.2)
+        ax.set_yscale("log")
+        ax.set_xlabel("step", fontsize=8)
+        ax.set_title("weighted losses", fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
     return fig, axes
 

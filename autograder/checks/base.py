@@ -1,0 +1,278 @@
+"""What every check shares: the check interface, CS231n's rel_error, and value comparison with hints."""
+
+from __future__ import annotations
+
+import ast
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from autograder.runner import Call, CallOutcome
+
+__all__ = [
+    "ERROR_HINTS",
+    "FunctionCheck",
+    "GradingContext",
+    "Variant",
+    "Verdict",
+    "compare_values",
+    "norm_rel_error",
+    "python_loops",
+    "rel_error",
+]
+
+
+def rel_error(x: torch.Tensor | float, y: torch.Tensor | float) -> float:
+    """CS231n's relative error: ``max |x - y| / max(1e-8, |x| + |y|)`` over all elements, in float64."""
+    x = torch.as_tensor(x, dtype=torch.float64)
+    y = torch.as_tensor(y, dtype=torch.float64)
+    if x.numel() == 0:
+        return 0.0
+    value = ((x - y).abs() / (x.abs() + y.abs()).clamp_min(1e-8)).max().item()
+    return float("inf") if math.isnan(value) else value
+
+
+def norm_rel_error(x: torch.Tensor | float, y: torch.Tensor | float) -> float:
+    """Norm-based relative error: ``||x - y||_2 / max(1e-8, ||x||_2 + ||y||_2)``, in float64."""
+    x = torch.as_tensor(x, dtype=torch.float64)
+    y = torch.as_tensor(y, dtype=torch.float64)
+    value = ((x - y).norm() / (x.norm() + y.norm()).clamp_min(1e-8)).item()
+    return float("inf") if math.isnan(value) else value
+
+
+@dataclass
+class Verdict:
+    """A check's judgement of one outcome, before points are attached.
+
+    Attributes:
+        status: ``"passed"``, ``"partial"``, ``"failed"``, ``"not_implemented"`` or a run status
+            (``"error"``, ``"timeout"``, ``"memory"``, ``"crashed"``, ``"missing"``).
+        fraction: share of the check's points earned, in [0, 1].
+        message: what was found.
+        hint: how to fix it.
+        rel_error: measured relative error, if values were compared.
+        threshold: accepted relative error, if values were compared.
+    """
+
+    status: str
+    fraction: float
+    message: str
+    hint: str = ""
+    rel_error: float | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A known mistake: its output on the check's inputs, the hint that names it, and its credit."""
+
+    output: Any
+    hint: str
+    fraction: float = 0.0
+
+
+@dataclass
+class GradingContext:
+    """What the grader knows besides the outcome: its own pristine model and the student's source.
+
+    Attributes:
+        model: the course model in the grader's process (never the student's copy).
+        source: source code of the student's function, when known (for loop detection).
+        variants: known-mistake outputs for this check, from the reference file.
+    """
+
+    model: torch.nn.Module | None = None
+    source: str | None = None
+    variants: dict[str, Variant] = field(default_factory=dict)
+
+
+#: Hints for errors students commonly hit, matched against the error message.
+ERROR_HINTS: tuple[tuple[str, str], ...] = (
+    (
+        "a leaf Variable that requires grad is being used in an in-place operation",
+        "You updated a tensor that requires grad in place outside `torch.no_grad()`. Wrap the update: "
+        "`with torch.no_grad(): X += ...`.",
+    ),
+    (
+        "does not require grad and does not have a grad_fn",
+        "The value you called .backward() on is not connected to the input: make sure the input "
+        "requires grad (X.requires_grad_()) and that gradient tracking is on.",
+    ),
+    (
+        "grad can be implicitly created only for scalar outputs",
+        "backward() needs a scalar: sum the selected class scores first (scores.gather(...).sum()).",
+    ),
+    (
+        "'NoneType' object has no attribute",
+        "A gradient was None: read `.grad` of the leaf input tensor after `.backward()`, and zero it "
+        "with `.grad.zero_()` rather than replacing the tensor.",
+    ),
+    ("unsupported operand type(s)", "An operand is None: is every variable assigned before it is used?"),
+)
+
+
+def _error_hint(message: str) -> str:
+    return next((hint for pattern, hint in ERROR_HINTS if pattern in message), "")
+
+
+def python_loops(source: str | None) -> list[int]:
+    """Line numbers of ``for`` / ``while`` loops and comprehensions in a function's source."""
+    if not source:
+        return []
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    kinds = (ast.For, ast.While, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+    return sorted({node.lineno for node in ast.walk(tree) if isinstance(node, kinds)})
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    return f"a {type(value).__name__}"
+
+
+def compare_values(
+    value: Any,
+    expected: torch.Tensor,
+    threshold: float,
+    variants: dict[str, Variant],
+    generic_hint: str,
+    scalar: bool = False,
+    norm_based: bool = False,
+) -> Verdict:
+    """Compare a returned value with the expected tensor: type and shape first, then rel_error.
+
+    Args:
+        value: what the student's function returned (plain data).
+        expected: the reference output.
+        threshold: largest accepted relative error.
+        variants: known mistakes; an output matching one gets its hint and credit.
+        generic_hint: hint when no known mistake matches.
+        scalar: accept a Python number or any one-element tensor (losses).
+        norm_based: use :func:`norm_rel_error` instead of the elementwise :func:`rel_error`.
+
+    Returns:
+        The verdict.
+    """
+    error = norm_rel_error if norm_based else rel_error
+    if value is None:
+        return Verdict(
+            "not_implemented",
+            0.0,
+            "NOT IMPLEMENTED YET: the function returned None. Write your code between the START/END "
+            "markers and return the result.",
+        )
+    if scalar and isinstance(value, int | float) and not isinstance(value, bool):
+        value = torch.tensor(float(value))
+    if not isinstance(value, torch.Tensor):
+        return Verdict("failed", 0.0, f"expected a tensor, got {_describe(value)}", generic_hint)
+    if scalar:
+        if value.numel() != 1:
+            return Verdict(
+                "failed", 0.0, f"expected a scalar (one-element tensor), got {_describe(value)}", generic_hint
+            )
+        value = value.reshape(())
+    elif value.shape != expected.shape:
+        for name, variant in variants.items():
+            out = variant.output
+            if (
+                isinstance(out, torch.Tensor)
+                and out.shape == value.shape
+                and error(value, out) < max(threshold, VARIANT_MATCH)
+            ):
+                return Verdict(
+                    "failed",
+                    0.0,
+                    f"expected shape {tuple(expected.shape)}, got {tuple(value.shape)}; looks like: {name}",
+                    variant.hint,
+                )
+        return Verdict(
+            "failed", 0.0, f"expected shape {tuple(expected.shape)}, got {tuple(value.shape)}", generic_hint
+        )
+    if not value.is_floating_point():
+        return Verdict("failed", 0.0, f"expected a floating-point tensor, got {value.dtype}", generic_hint)
+    if not torch.isfinite(value).all():
+        return Verdict("failed", 0.0, "the result holds NaN or inf values", generic_hint)
+    err = error(value, expected)
+    if err < threshold:
+        return Verdict(
+            "passed", 1.0, f"rel_error {err:.1e} < {threshold:.0e}", rel_error=err, threshold=threshold
+        )
+    for name, variant in variants.items():
+        out = variant.output
+        if (
+            isinstance(out, torch.Tensor)
+            and out.shape == value.shape
+            and error(value, out) < max(threshold, VARIANT_MATCH)
+        ):
+            return Verdict(
+                "partial" if variant.fraction > 0 else "failed",
+                variant.fraction,
+                f"rel_error {err:.1e} >= {threshold:.0e}; looks like: {name}",
+                variant.hint,
+                rel_error=err,
+                threshold=threshold,
+            )
+    return Verdict("failed", 0.0, f"rel_error {err:.1e} >= {threshold:.0e}", generic_hint, err, threshold)
+
+
+#: Relative error under which an output is recognized as a known mistake. Mistakes differ from the
+#: correct output and from each other by far more; large variants are stored in float16, whose
+#: rounding adds < 1e-4.
+VARIANT_MATCH = 1e-3
+
+
+class FunctionCheck(ABC):
+    """The check of one student function: inputs from a seed, what to keep as reference, grading.
+
+    Subclasses set the class attributes and implement the three methods. Inputs must be a
+    deterministic function of the seed (references are rebuilt from the same seed at grading time).
+    """
+
+    function: str
+    notebook: str
+    points: float
+    hint: str
+
+    @abstractmethod
+    def make_call(self, seed: int) -> Call:
+        """Build the call's inputs deterministically from ``seed``."""
+
+    def expected(self, outcome: CallOutcome, call: Call) -> Any:
+        """From the solution's outcome, what to store as the reference (default: the return value)."""
+        return outcome.value
+
+    def variants(self, call: Call, model: torch.nn.Module) -> dict[str, Variant]:
+        """Outputs of known mistakes on this call's inputs (stored with the references)."""
+        return {}
+
+    @abstractmethod
+    def judge(self, outcome: CallOutcome, expected: Any, call: Call, ctx: GradingContext) -> Verdict:
+        """Grade a successful (status ``"ok"``) outcome."""
+
+    def grade(self, outcome: CallOutcome, expected: Any, call: Call, ctx: GradingContext) -> Verdict:
+        """Grade any outcome: run failures first, then :meth:`judge`."""
+        if outcome.status == "missing":
+            return Verdict(
+                "missing",
+                0.0,
+                f"{self.function} is not defined in the notebook",
+                "Keep the function's name and signature exactly as given.",
+            )
+        if outcome.status != "ok":
+            label = {
+                "timeout": "ran out of time",
+                "memory": "ran out of memory",
+                "crashed": "crashed the process",
+                "bad_output": "returned something that is not plain data",
+                "error": "raised an exception",
+            }.get(outcome.status, outcome.status)
+            hint = _error_hint(outcome.message) or self.hint
+            status = outcome.status if outcome.status != "bad_output" else "failed"
+            return Verdict(status, 0.0, f"{self.function} {label}: {outcome.message}".strip(), hint)
+        return self.judge(outcome, expected, call, ctx)

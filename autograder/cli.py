@@ -1,0 +1,149 @@
+"""Command line: ``python -m autograder grade|references|release|demo`` (run with ``-h`` for options)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from autograder.grading import grade_path
+    from autograder.reports import grade_table, gradescope_results
+    from autograder.sandbox import Limits
+
+    if args.hidden_references:
+        os.environ["AUTOGRADER_HIDDEN_REFERENCES"] = str(Path(args.hidden_references).resolve())
+    limits = (
+        Limits(timeout_s=args.timeout, memory_mb=args.memory_mb)
+        if args.memory_mb
+        else Limits(timeout_s=args.timeout)
+    )
+    run = grade_path(
+        Path(args.submissions),
+        Path(args.out),
+        workers=args.workers,
+        force=args.force,
+        limits=limits,
+        reference_set=args.references,
+        references_path=Path(args.hidden_references) if args.hidden_references else None,
+        progress=not args.quiet,
+    )
+    if args.gradescope_json:
+        target = Path(args.gradescope_json)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(gradescope_results(run.results), indent=2), encoding="utf-8")
+    print(grade_table(run.results))
+    print(
+        f"\n{run.graded} graded, {run.skipped} already graded (use --force to regrade), "
+        f"{run.seconds:.1f} s. Reports in {args.out}/ (gradebook.csv, feedback/, gradescope/, results/)."
+    )
+    return 0
+
+
+def _references(args: argparse.Namespace) -> int:
+    from autograder.references import PUBLIC_PATH, PUBLIC_SEED, SOLUTIONS_DIR, build_references
+
+    solutions = Path(args.solutions) if args.solutions else SOLUTIONS_DIR
+    if args.hidden:
+        if args.seed is None or args.out is None:
+            print(
+                "--hidden needs --seed N and --out PATH (a file outside the course repository).",
+                file=sys.stderr,
+            )
+            return 2
+        path = build_references(args.seed, Path(args.out), solutions, private=True)
+        print(
+            f"hidden references (seed {args.seed}) written to {path} (mode 600). Grade with "
+            f"--hidden-references {path} or AUTOGRADER_HIDDEN_REFERENCES={path}."
+        )
+    else:
+        seed = PUBLIC_SEED if args.seed is None else args.seed
+        path = build_references(seed, Path(args.out) if args.out else PUBLIC_PATH, solutions)
+        print(f"public references (seed {seed}) written to {path}")
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from autograder.release import NOTEBOOKS_DIR, generate_release
+
+    for path in generate_release(Path(args.out) if args.out else NOTEBOOKS_DIR):
+        print(f"wrote {path}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from autograder.demo import run_demo
+
+    run_demo(Path(args.out) if args.out else None, workers=args.workers)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m autograder``."""
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    grade = sub.add_parser("grade", help="grade submitted notebooks in isolated processes")
+    grade.add_argument("submissions", help="a notebook, a folder, nbgrader's submitted/ tree, or zip files")
+    grade.add_argument("--out", required=True, help="folder for results, gradebook.csv and feedback")
+    grade.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    grade.add_argument("--force", action="store_true", help="regrade submissions already graded in --out")
+    grade.add_argument(
+        "--references",
+        choices=("public", "hidden"),
+        default="hidden",
+        help="reference set (default hidden; public = what students' self-checks use)",
+    )
+    grade.add_argument(
+        "--hidden-references",
+        metavar="PATH",
+        help="hidden reference file (default: $AUTOGRADER_HIDDEN_REFERENCES)",
+    )
+    grade.add_argument("--timeout", type=float, default=60.0, help="seconds per function call (default 60)")
+    grade.add_argument("--memory-mb", type=int, default=None, help="memory limit of a student process, MiB")
+    grade.add_argument(
+        "--gradescope-json",
+        metavar="PATH",
+        help="also write one Gradescope results.json for everything graded (run_autograder)",
+    )
+    grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.set_defaults(func=_grade)
+
+    refs = sub.add_parser("references", help="build reference outputs from the solution notebooks")
+    refs.add_argument("--hidden", action="store_true", help="hidden references (needs --seed and --out)")
+    refs.add_argument("--seed", type=int, default=None, help="seed of the check inputs (public: 0)")
+    refs.add_argument(
+        "--out", default=None, help="file to write (public default: autograder/references/public.pt)"
+    )
+    refs.add_argument(
+        "--solutions", default=None, help="folder with the solution notebooks (default solutions/)"
+    )
+    refs.set_defaults(func=_references)
+
+    release = sub.add_parser("release", help="regenerate notebooks/ from solutions/ with nbgrader")
+    release.add_argument("--out", default=None, help="output folder (default notebooks/)")
+    release.set_defaults(func=_release)
+
+    demo = sub.add_parser("demo", help="release, make sample submissions, grade them, print the grade table")
+    demo.add_argument(
+        "--out", default=None, help="folder for everything the demo writes (default: a temp dir)"
+    )
+    demo.add_argument("--workers", type=int, default=2, help="parallel grading workers (default 2)")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

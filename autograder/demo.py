@@ -1,0 +1,79 @@
+"""``python -m autograder demo``: release, sample submissions, batch grading, grade table — offline.
+
+Steps (everything is written under one output folder, ``notebooks/`` is not touched):
+
+1. ``release/``: the student notebooks, generated from ``solutions/`` by nbgrader;
+2. ``submitted/<student>/<assignment>/<assignment>.ipynb`` (nbgrader's layout), three students:
+   ``solution`` (the solution notebooks), ``untouched`` (the release as a student receives it) and
+   ``classic_mistakes`` (the solutions with the edits of :mod:`autograder.mistakes` applied);
+3. ``grades/``: the batch grader's output (public references, so no instructor secret is needed),
+   and the grade table printed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from autograder.checks import NOTEBOOKS
+from autograder.mistakes import apply_mistakes, mistakes_for
+from autograder.references import SOLUTIONS_DIR
+
+__all__ = ["make_sample_submissions", "run_demo"]
+
+#: For each notebook, the mistakes the "classic_mistakes" student makes (one per graded function).
+DEMO_MISTAKES: dict[str, tuple[str, ...]] = {
+    "NetworkVisualization": ("saliency_sum_of_scores", "fooling_no_no_grad", "class_vis_wrong_sign"),
+    "StyleTransfer": ("content_not_squared", "gram_unnormalized", "style_weights_ignored", "tv_python_loop"),
+}
+
+
+def make_sample_submissions(release_dir: Path, submitted: Path, solutions_dir: Path = SOLUTIONS_DIR) -> list[Path]:
+    """Write the demo's three students into ``submitted/`` (nbgrader layout); return the notebooks."""
+    written = []
+    for name in NOTEBOOKS:
+        solution = nbformat.read(solutions_dir / f"{name}.ipynb", as_version=4)
+        chosen = [m for m in mistakes_for(name) if m.name in DEMO_MISTAKES[name]]
+        versions = {
+            "solution": solution,
+            "untouched": nbformat.read(release_dir / f"{name}.ipynb", as_version=4),
+            "classic_mistakes": apply_mistakes(solution, chosen),
+        }
+        for student, nb in versions.items():
+            path = submitted / student / name / f"{name}.ipynb"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, path)
+            written.append(path)
+    return written
+
+
+def run_demo(out: Path | None = None, workers: int = 2) -> Path:
+    """Run the whole demo and print the grade table; returns the output folder."""
+    from autograder.grading import grade_path
+    from autograder.release import generate_release
+    from autograder.reports import grade_table
+
+    start = time.perf_counter()
+    out = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="autograder-demo-"))
+    out.mkdir(parents=True, exist_ok=True)
+    release_dir = out / "release"
+    print(f"1/3 generating the student release with nbgrader into {release_dir}")
+    generate_release(release_dir)
+    submitted = out / "submitted"
+    shutil.rmtree(submitted, ignore_errors=True)
+    print(f"2/3 writing sample submissions into {submitted}")
+    make_sample_submissions(release_dir, submitted)
+    grades = out / "grades"
+    print(f"3/3 grading them ({workers} workers, public references) into {grades}")
+    run = grade_path(submitted, grades, workers=workers, force=True, reference_set="public")
+    print()
+    print(grade_table(run.results))
+    print(
+        f"\nDone in {time.perf_counter() - start:.0f} s. Feedback: {grades / 'feedback'}; "
+        f"gradebook: {grades / 'gradebook.csv'}"
+    )
+    return out

@@ -1,0 +1,120 @@
+"""Take the code worth running out of a notebook: imports and the students' function definitions.
+
+A submitted notebook also holds demo cells (plots, long optimizations, calls of the functions under
+test). Grading runs none of that: only
+
+* import statements, from every code cell;
+* everything in nbgrader *solution* cells (``metadata.nbgrader.solution``), where students write;
+* top-level ``def`` / ``class`` statements anywhere, so a function whose cell lost its metadata
+  (copied, re-created) still counts.
+
+nbgrader's graded test cells are the grader's, not the student's, and are skipped.
+
+Each kept statement becomes one :class:`CodeChunk`, run on its own so that one failing import does
+not take the rest down. As in Jupyter, a later definition of a name replaces an earlier one.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import nbformat
+
+__all__ = ["CodeChunk", "extract_student_code", "function_source"]
+
+
+@dataclass(frozen=True)
+class CodeChunk:
+    """A piece of student code to execute, with a label that tells the student where it came from.
+
+    Attributes:
+        label: where the code is, e.g. ``"cell 7 (compute_saliency_maps)"``; used as the file name
+            in tracebacks, so error messages point at the student's cell.
+        code: Python source of one top-level statement.
+        defines: the top-level name the statement defines (function or class), if any.
+    """
+
+    label: str
+    code: str
+    defines: str | None = None
+
+
+def _is_solution_cell(cell: nbformat.NotebookNode) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("solution")) if isinstance(meta, dict) else False
+
+
+def _is_test_cell(cell: nbformat.NotebookNode) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return isinstance(meta, dict) and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _cell_label(index: int, cell: nbformat.NotebookNode) -> str:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+    return f"cell {index + 1} ({grade_id})" if grade_id else f"cell {index + 1}"
+
+
+def _source_of(cell: nbformat.NotebookNode) -> str:
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(str(s) for s in source)
+    # IPython magics and shell escapes are not Python: comment them out, keeping line numbers.
+    lines = [
+        ("# " + line) if line.lstrip().startswith(("%", "!")) else line for line in str(source).splitlines()
+    ]
+    return "\n".join(lines)
+
+
+def extract_student_code(
+    nb: nbformat.NotebookNode, function_names: Sequence[str] = ()
+) -> tuple[list[CodeChunk], list[str]]:
+    """Select the statements to run from a notebook.
+
+    Args:
+        nb: a notebook (nbformat v4 node).
+        function_names: the graded functions; a warning is given for each one never defined.
+
+    Returns:
+        ``(chunks, warnings)``: statements in notebook order, and plain-language problems found
+        (cells skipped for syntax errors, graded functions missing).
+    """
+    chunks: list[CodeChunk] = []
+    warnings: list[str] = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code" or _is_test_cell(cell):
+            continue
+        source = _source_of(cell)
+        label = _cell_label(index, cell)
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            warnings.append(f"{label} was skipped: syntax error on line {exc.lineno}: {exc.msg}")
+            continue
+        keep_all = _is_solution_cell(cell)
+        lines = source.splitlines()
+        for node in tree.body:
+            is_def = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            is_import = isinstance(node, ast.Import | ast.ImportFrom)
+            if not (keep_all or is_def or is_import):
+                continue
+            start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+            # keep line numbers right in tracebacks: pad with empty lines up to the statement
+            code = "\n" * (start - 1) + "\n".join(lines[start - 1 : node.end_lineno])
+            chunks.append(CodeChunk(label=label, code=code, defines=node.name if is_def else None))
+    defined = {c.defines for c in chunks}
+    for name in function_names:
+        if name not in defined:
+            warnings.append(
+                f"function {name} is not defined anywhere in the notebook "
+                "(renamed, deleted, or its cell does not parse)"
+            )
+    return chunks, warnings
+
+
+def function_source(chunks: Sequence[CodeChunk], name: str) -> str | None:
+    """Return the source of the last definition of ``name`` among ``chunks`` (as Jupyter would use)."""
+    found = [c for c in chunks if c.defines == name]
+    return found[-1].code.lstrip("\n") if found else None

@@ -1,0 +1,261 @@
+"""Reference outputs, built by running the solution notebooks' own functions on the check inputs.
+
+There is no second copy of the solutions: :func:`build_references` extracts the solution code from
+``solutions/<notebook>.ipynb`` exactly as a student submission is read, runs it on each check's
+inputs, and stores the outputs together with the outputs of known mistakes (for hints).
+
+* **public** references (seed :data:`PUBLIC_SEED`) ship in the package and drive the self-checks;
+* **hidden** references use a seed the instructor picks and are written where the instructor says,
+  readable by the owner only; they never enter the student release.
+
+Every file records the torch and timm versions, the model weights' sha256, the seed, and a digest
+of each check's inputs; loading warns on a version mismatch and refuses inputs that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import linecache
+import os
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import timm
+import torch
+
+from autograder.checks import CHECKS, NOTEBOOKS, FunctionCheck, Variant, checks_for
+from autograder.extraction import extract_student_code
+from autograder.runner import Call, InProcessRunner
+
+__all__ = [
+    "FORMAT_VERSION",
+    "HIDDEN_ENV",
+    "PUBLIC_PATH",
+    "PUBLIC_SEED",
+    "SOLUTIONS_DIR",
+    "References",
+    "build_references",
+    "inputs_digest",
+    "load_references",
+    "notebook_namespace",
+    "solution_namespace",
+]
+
+FORMAT_VERSION = 1
+PUBLIC_SEED = 0
+PUBLIC_PATH = Path(__file__).parent / "references" / "public.pt"
+SOLUTIONS_DIR = Path(__file__).resolve().parents[1] / "solutions"
+#: Environment variable with the path of the hidden references (nbgrader autograde, batch grading).
+HIDDEN_ENV = "AUTOGRADER_HIDDEN_REFERENCES"
+
+
+def _versions() -> dict[str, str]:
+    from course_utils.models import WEIGHTS_SHA256
+
+    return {"torch": str(torch.__version__), "timm": str(timm.__version__), "weights_sha256": WEIGHTS_SHA256}
+
+
+def inputs_digest(call: Call) -> str:
+    """sha256 over a call's tensor inputs and other arguments, to notice inputs that changed."""
+    digest = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            digest.update(str((tuple(value.shape), str(value.dtype))).encode())
+            digest.update(value.detach().to(torch.float64).cpu().numpy().round(6).tobytes())
+        elif isinstance(value, list | tuple):
+            for v in value:
+                feed(v)
+        else:
+            digest.update(repr(value).encode())
+
+    feed(call.args)
+    feed(sorted(call.kwargs.items()))
+    return digest.hexdigest()
+
+
+@dataclass
+class References:
+    """Loaded reference outputs.
+
+    Attributes:
+        seed: the seed the check inputs are built from.
+        meta: versions and provenance recorded at build time.
+        entries: per function: ``expected``, ``variants`` (name -> Variant) and ``digest``.
+    """
+
+    seed: int
+    meta: dict[str, Any]
+    entries: dict[str, dict[str, Any]]
+
+    def variants(self, function: str) -> dict[str, Variant]:
+        """Known-mistake outputs stored for ``function``."""
+        return {
+            name: Variant(
+                v["output"].float() if isinstance(v["output"], torch.Tensor) else v["output"],
+                v["hint"],
+                v["fraction"],
+            )
+            for name, v in self.entries[function].get("variants", {}).items()
+        }
+
+
+_NAMESPACE_COUNTER = itertools.count(1)
+
+
+def notebook_namespace(nb: nbformat.NotebookNode, notebook: str) -> dict[str, Any]:
+    """Execute a TRUSTED notebook's imports and function definitions in this process; return its globals.
+
+    Only for the course's own solution notebooks (and edits of them in tests): student code is run
+    by :class:`autograder.sandbox.Sandbox`, never here. The code is registered with ``linecache`` so
+    that ``inspect.getsource`` works on the functions, as in Jupyter.
+    """
+    functions = [c.function for c in checks_for(notebook)]
+    chunks, problems = extract_student_code(nb, functions)
+    if problems:
+        raise RuntimeError(f"{notebook}: " + "; ".join(problems))
+    namespace: dict[str, Any] = {"__name__": f"solution_{notebook}"}
+    files: dict[str, list[str]] = {}
+    # a file name per call, as Jupyter gives one per cell execution: sources never overwrite each other
+    suffix = f" [{next(_NAMESPACE_COUNTER)}]"
+    for chunk in chunks:
+        lines = files.setdefault(chunk.label + suffix, [])
+        for number, line in enumerate(chunk.code.splitlines(), start=1):
+            while len(lines) < number:
+                lines.append("\n")
+            if line:
+                lines[number - 1] = line + "\n"
+    for label, lines in files.items():
+        linecache.cache[label] = (sum(map(len, lines)), None, lines, label)
+    for chunk in chunks:
+        exec(compile(chunk.code, chunk.label + suffix, "exec"), namespace)
+    return namespace
+
+
+def solution_namespace(notebook: str, solutions_dir: Path = SOLUTIONS_DIR) -> dict[str, Any]:
+    """Execute the solution notebook's import and solution cells; return the resulting globals."""
+    path = solutions_dir / f"{notebook}.ipynb"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: references are built from the solution notebooks of a course checkout "
+            "(pass --solutions DIR)."
+        )
+    return notebook_namespace(nbformat.read(path, as_version=4), notebook)
+
+
+def build_references(
+    seed: int, out: Path, solutions_dir: Path = SOLUTIONS_DIR, private: bool = False
+) -> Path:
+    """Run every solution function on its check's inputs and save the outputs.
+
+    Args:
+        seed: seed of the check inputs (:data:`PUBLIC_SEED` for the public references).
+        out: file to write (a ``.pt`` file read with ``torch.load(weights_only=True)``).
+        solutions_dir: folder holding the solution notebooks.
+        private: write the file readable by its owner only (hidden references).
+
+    Returns:
+        ``out``.
+    """
+    from course_utils.models import load_model
+
+    model = load_model("cpu")
+    entries: dict[str, dict[str, Any]] = {}
+    for notebook in NOTEBOOKS:
+        runner = InProcessRunner(solution_namespace(notebook, solutions_dir), model)
+        for check in checks_for(notebook):
+            entries[check.function] = _reference_entry(check, seed, runner, model)
+    payload = {
+        "format": FORMAT_VERSION,
+        "seed": seed,
+        "meta": {**_versions(), "built": datetime.now(UTC).isoformat(timespec="seconds")},
+        "entries": entries,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(fd, "wb") as f:
+        torch.save(payload, f)
+    os.replace(tmp, out)
+    return out
+
+
+def _reference_entry(
+    check: FunctionCheck, seed: int, runner: InProcessRunner, model: torch.nn.Module
+) -> dict:
+    call = check.make_call(seed)
+    outcome = runner.run(check.function, call)
+    if outcome.status != "ok":
+        raise RuntimeError(f"the solution's {check.function} failed on the check inputs: {outcome.message}")
+    variants = check.variants(call, model)
+    return {
+        "expected": check.expected(outcome, call),
+        "digest": inputs_digest(call),
+        "variants": {
+            n: {"output": _compact(v.output), "hint": v.hint, "fraction": v.fraction}
+            for n, v in variants.items()
+        },
+    }
+
+
+#: Known-mistake outputs larger than this many elements are stored in float16 (they are only matched
+#: within checks.base.VARIANT_MATCH, far above float16's precision), keeping the public file small.
+_COMPACT_NUMEL = 1000
+
+
+def _compact(value: Any) -> Any:
+    if isinstance(value, torch.Tensor) and value.numel() > _COMPACT_NUMEL:
+        return value.detach().to(torch.float16)
+    return value
+
+
+def load_references(which: str = "public", path: Path | str | None = None) -> References:
+    """Load public or hidden references, warning when they were built with other versions.
+
+    Args:
+        which: ``"public"`` (shipped with the package) or ``"hidden"``.
+        path: file to read; for hidden references the default is ``$AUTOGRADER_HIDDEN_REFERENCES``.
+
+    Raises:
+        FileNotFoundError: with instructions, when the file is missing.
+    """
+    if path is None:
+        if which == "public":
+            path = PUBLIC_PATH
+        else:
+            env = os.environ.get(HIDDEN_ENV)
+            if not env:
+                raise FileNotFoundError(
+                    f"Hidden references are not configured: set {HIDDEN_ENV} to the file written by "
+                    "`python -m autograder references --hidden --seed N --out PATH` (instructors only)."
+                )
+            path = env
+    path = Path(path)
+    if not path.is_file():
+        hint = (
+            "run `make references`"
+            if which == "public"
+            else "build them with `python -m autograder references --hidden`"
+        )
+        raise FileNotFoundError(f"{which} references not found at {path}: {hint}.")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if payload.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{path} has format {payload.get('format')}, expected {FORMAT_VERSION}: rebuild it.")
+    current = _versions()
+    stale = {k: (payload["meta"].get(k), v) for k, v in current.items() if payload["meta"].get(k) != v}
+    if stale:
+        details = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in stale.items())
+        warnings.warn(
+            f"{path.name} was built with other versions ({details}); results may differ slightly. "
+            "Rebuild the references with `make references`.",
+            stacklevel=2,
+        )
+    missing = sorted(set(CHECKS) - set(payload["entries"]))
+    if missing:
+        raise ValueError(f"{path} has no references for {', '.join(missing)}: rebuild it.")
+    return References(seed=payload["seed"], meta=payload["meta"], entries=payload["entries"])

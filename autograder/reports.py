@@ -1,0 +1,231 @@
+"""Reports written from grading results: gradebook CSV, feedback Markdown/HTML, Gradescope JSON.
+
+Every function here reads :class:`autograder.results.SubmissionResult` objects (plain data) and
+writes files; nothing runs student code. All files are written atomically (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from autograder.checks import CHECKS
+from autograder.results import CheckResult, SubmissionResult
+
+__all__ = [
+    "feedback_html",
+    "feedback_markdown",
+    "grade_table",
+    "gradebook_csv",
+    "gradescope_results",
+    "write_reports",
+]
+
+_STATUS_LABEL = {
+    "passed": "PASSED",
+    "partial": "PARTIAL",
+    "failed": "FAILED",
+    "not_implemented": "NOT IMPLEMENTED",
+    "error": "ERROR",
+    "timeout": "TIMEOUT",
+    "memory": "OUT OF MEMORY",
+    "crashed": "CRASHED",
+    "missing": "MISSING",
+}
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _stem(result: SubmissionResult) -> str:
+    raw = f"{result.student}__{result.assignment or 'unknown'}"
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in raw)
+
+
+def _error_text(check: CheckResult) -> str:
+    if check.rel_error is None or check.threshold is None:
+        return ""
+    return f"{check.rel_error:.1e} (threshold {check.threshold:.0e})"
+
+
+def gradebook_csv(results: Sequence[SubmissionResult]) -> str:
+    """One row per student, one column per graded function (points), then total and maximum.
+
+    A student with both notebooks gets one row; functions of a notebook not submitted are empty.
+    """
+    functions = list(CHECKS)
+    rows: dict[str, dict[str, Any]] = {}
+    for result in results:
+        row = rows.setdefault(result.student, {"student": result.student, "total": 0.0, "max_total": 0.0})
+        row["total"] += result.score
+        row["max_total"] += result.max_score
+        for check in result.checks:
+            row[check.function] = row.get(check.function, 0.0) + check.points
+    buffer = io.StringIO()
+    writer = csv.DictWriter(
+        buffer, fieldnames=["student", *functions, "total", "max_total"], lineterminator="\n"
+    )
+    writer.writeheader()
+    for student in sorted(rows):
+        row = rows[student]
+        writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def feedback_markdown(result: SubmissionResult) -> str:
+    """Feedback for one student: every check with points, measured error vs threshold, and hint."""
+    lines = [
+        f"# {result.assignment or 'Submission'}: feedback for {result.student}",
+        "",
+        f"**Score: {result.score:g} / {result.max_score:g}**",
+        "",
+        "| Function | Result | Points | rel_error | Details |",
+        "|---|---|---|---|---|",
+    ]
+    for check in result.checks:
+        details = check.message.splitlines()[0] if check.message else ""
+        lines.append(
+            f"| `{check.function}` | {_STATUS_LABEL.get(check.status, check.status)} | "
+            f"{check.points:g} / {check.max_points:g} | {_error_text(check)} | {details.replace('|', '/')} |"
+        )
+    hints = [c for c in result.checks if c.status != "passed"]
+    if hints:
+        lines += ["", "## What to look at", ""]
+        for check in hints:
+            lines.append(f"### `{check.function}`: {_STATUS_LABEL.get(check.status, check.status)}")
+            lines += ["", "```text", check.message.strip(), "```", ""]
+            if check.hint:
+                lines += [f"**Hint:** {check.hint}", ""]
+    if result.problems:
+        lines += ["", "## Problems with the notebook", ""] + [f"- {p}" for p in result.problems]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def feedback_html(result: SubmissionResult) -> str:
+    """The same feedback as :func:`feedback_markdown`, as a standalone HTML page."""
+    esc = html.escape
+    rows = "\n".join(
+        f"<tr class='{esc(c.status)}'><td><code>{esc(c.function)}</code></td>"
+        f"<td>{esc(_STATUS_LABEL.get(c.status, c.status))}</td><td>{c.points:g} / {c.max_points:g}</td>"
+        f"<td>{esc(_error_text(c))}</td><td><pre>{esc(c.message.strip())}</pre>"
+        + (f"<p><b>Hint:</b> {esc(c.hint)}</p>" if c.hint and c.status != "passed" else "")
+        + "</td></tr>"
+        for c in result.checks
+    )
+    problems = "".join(f"<li>{esc(p)}</li>" for p in result.problems)
+    title = f"{result.assignment or 'Submission'}: feedback for {result.student}"
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{esc(title)}</title><style>"
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.3em .6em;vertical-align:top}pre{white-space:pre-wrap;margin:0}"
+        ".passed td:nth-child(2){color:#070}.failed td:nth-child(2),.error td:nth-child(2){color:#a00}"
+        f"</style></head><body><h1>{esc(title)}</h1>"
+        f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>"
+        "<table><tr><th>Function</th><th>Result</th><th>Points</th><th>rel_error</th><th>Details</th></tr>"
+        f"{rows}</table>"
+        + (f"<h2>Problems with the notebook</h2><ul>{problems}</ul>" if problems else "")
+        + "</body></html>\n"
+    )
+
+
+def gradescope_results(results: Sequence[SubmissionResult]) -> dict[str, Any]:
+    """Gradescope's ``results.json`` for one student's submission (one or more notebooks).
+
+    Format: https://gradescope-autograders.readthedocs.io/en/latest/specs/ ; one test per check,
+    visible to the student after publishing, with the feedback text as its output.
+    """
+    tests = []
+    for result in results:
+        for check in result.checks:
+            output = check.message.strip()
+            if check.hint and check.status != "passed":
+                output += f"\nHint: {check.hint}"
+            tests.append(
+                {
+                    "name": f"{result.assignment or 'notebook'}: {check.function}",
+                    "score": check.points,
+                    "max_score": check.max_points,
+                    "status": "passed" if check.status == "passed" else "failed",
+                    "output": output,
+                    "visibility": "after_published",
+                }
+            )
+    problems = [p for r in results for p in r.problems]
+    return {
+        "score": round(sum(r.score for r in results), 4),
+        "output": "\n".join(problems) if problems else "Graded by the course autograder.",
+        "visibility": "after_published",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def grade_table(results: Sequence[SubmissionResult]) -> str:
+    """A plain-text table, student x function, with totals (the demo prints it)."""
+    functions = list(CHECKS)
+    short = {
+        f: f.replace("compute_", "").replace("class_visualization_update_step", "class_vis_step")
+        for f in functions
+    }
+    by_student: dict[str, dict[str, str]] = {}
+    totals: dict[str, list[float]] = {}
+    for result in results:
+        cells = by_student.setdefault(result.student, {})
+        total = totals.setdefault(result.student, [0.0, 0.0])
+        total[0] += result.score
+        total[1] += result.max_score
+        for check in result.checks:
+            cells[check.function] = f"{check.points:g}/{check.max_points:g}"
+    width = max([len("student"), *(len(s) for s in by_student)])
+    header = [
+        "student".ljust(width),
+        *(short[f].rjust(max(len(short[f]), 5)) for f in functions),
+        "total".rjust(9),
+    ]
+    lines = ["  ".join(header)]
+    for student in sorted(by_student):
+        cells = by_student[student]
+        row = [student.ljust(width)]
+        row += [cells.get(f, "-").rjust(max(len(short[f]), 5)) for f in functions]
+        row.append(f"{totals[student][0]:g}/{totals[student][1]:g}".rjust(9))
+        lines.append("  ".join(row))
+    return "\n".join(lines)
+
+
+def write_reports(results: Sequence[SubmissionResult], out_dir: Path) -> dict[str, Path]:
+    """Write the gradebook, per-student feedback and Gradescope JSON for all results.
+
+    Layout of ``out_dir``: ``results/<student>__<assignment>.json`` (written by the grader),
+    ``gradebook.csv``, ``feedback/<student>__<assignment>.md`` and ``.html``,
+    ``gradescope/<student>.json``.
+
+    Returns:
+        The summary files written, by kind.
+    """
+    out_dir = Path(out_dir)
+    for result in results:
+        stem = _stem(result)
+        _write(out_dir / "feedback" / f"{stem}.md", feedback_markdown(result))
+        _write(out_dir / "feedback" / f"{stem}.html", feedback_html(result))
+    by_student: dict[str, list[SubmissionResult]] = {}
+    for result in results:
+        by_student.setdefault(result.student, []).append(result)
+    for student, student_results in by_student.items():
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in student)
+        _write(
+            out_dir / "gradescope" / f"{safe}.json", json.dumps(gradescope_results(student_results), indent=2)
+        )
+    gradebook = out_dir / "gradebook.csv"
+    _write(gradebook, gradebook_csv(results))
+    return {"gradebook": gradebook, "feedback": out_dir / "feedback", "gradescope": out_dir / "gradescope"}

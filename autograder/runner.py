@@ -1,0 +1,194 @@
+"""How a check calls a student function: the call description, its outcome, and the in-process runner.
+
+A check never calls a function directly. It describes the call (:class:`Call`) and hands it to a
+*runner*: :class:`InProcessRunner` for self-checks, nbgrader and reference building (the student's
+own kernel), or :class:`autograder.sandbox.Sandbox` for batch grading (an isolated process). Both
+return a :class:`CallOutcome` holding only plain data, so checks grade the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+__all__ = [
+    "MODEL",
+    "Call",
+    "CallOutcome",
+    "InProcessRunner",
+    "Runner",
+    "plain_data",
+    "reset_torch_state",
+    "student_traceback",
+]
+
+#: Placeholder for "the course model" in a call's arguments; each call gets a pristine copy.
+MODEL = "<course model>"
+
+_PLAIN_SCALARS = (int, float, bool, str, type(None))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a student function.
+
+    Attributes:
+        args: positional arguments; tensors are copied before the call, :data:`MODEL` is replaced.
+        kwargs: keyword arguments.
+        capture_args: indices of arguments to report after the call (in-place functions), with
+            their ``.grad``.
+    """
+
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    capture_args: tuple[int, ...] = ()
+
+
+@dataclass
+class CallOutcome:
+    """What happened when a student function was called.
+
+    Attributes:
+        status: ``"ok"``, ``"error"``, ``"timeout"``, ``"memory"``, ``"crashed"``, ``"missing"`` or
+            ``"bad_output"``.
+        value: the return value as plain data (tensors, numbers, strings, lists/tuples/dicts).
+        args: for each captured argument index, ``{"value": tensor, "grad": tensor | None}``.
+        message: plain-language account of a failure (exception and the student's code lines).
+        output: what the function printed (capped).
+        seconds: wall-clock time of the call.
+    """
+
+    status: str
+    value: Any = None
+    args: dict[int, dict[str, Any]] = field(default_factory=dict)
+    message: str = ""
+    output: str = ""
+    seconds: float = 0.0
+
+
+class Runner(Protocol):
+    """Anything that can run a named student function on a :class:`Call`."""
+
+    def run(self, function: str, call: Call) -> CallOutcome:
+        """Call ``function`` as described and report what happened."""
+        ...
+
+
+def plain_data(value: Any, depth: int = 0) -> Any:
+    """Convert a returned value to plain data, refusing anything else.
+
+    Tensors are detached, moved to the CPU and made contiguous (a plain ``torch.Tensor``, not a
+    subclass); numbers and strings are kept; lists, tuples and string-keyed dicts are converted
+    element by element.
+
+    Raises:
+        TypeError: for any other object (its methods could lie about its value).
+    """
+    if depth > 8:
+        raise TypeError("the returned value is nested too deeply")
+    if type(value) in _PLAIN_SCALARS:
+        return value
+    if isinstance(value, torch.Tensor):
+        # as_subclass drops any Tensor subclass (whose methods could lie); clone owns the memory
+        return value.detach().as_subclass(torch.Tensor).cpu().contiguous().clone()
+    if type(value) in (list, tuple):
+        return type(value)(plain_data(v, depth + 1) for v in value)
+    if type(value) is dict and all(type(k) is str for k in value):
+        return {k: plain_data(v, depth + 1) for k, v in value.items()}
+    raise TypeError(
+        f"the function returned a {type(value).__module__}.{type(value).__qualname__}, "
+        "but only tensors, numbers, strings, lists, tuples and dicts of them are accepted"
+    )
+
+
+def reset_torch_state(seed: int = 0) -> None:
+    """Put torch's global state back to the defaults a check expects (grad on, float32, seeded)."""
+    torch.set_grad_enabled(True)
+    torch.set_default_dtype(torch.float32)
+    torch.manual_seed(seed)
+
+
+def _is_student_file(filename: str) -> bool:
+    # "cell N (...)" in the sandbox; Jupyter names cells ipykernel_*/*.py or <ipython-input-...>
+    return filename.startswith("cell ") or "ipykernel_" in filename or filename.startswith("<ipython-input")
+
+
+def student_traceback(exc: BaseException) -> str:
+    """Format an exception with only the frames from student code (files named ``cell ...``)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_student_file(f.filename)]
+    lines = [f"{type(exc).__name__}: {exc}"]
+    for frame in frames:
+        where = f"  {frame.filename}, line {frame.lineno}, in {frame.name}"
+        lines.append(where + (f": {frame.line.strip()}" if frame.line else ""))
+    return "\n".join(lines)
+
+
+def _materialize(value: Any, model_factory: Callable[[], torch.nn.Module]) -> Any:
+    if isinstance(value, str) and value == MODEL:
+        return model_factory()
+    if isinstance(value, torch.Tensor):
+        clone = value.detach().clone()
+        return clone.requires_grad_(value.requires_grad)
+    if isinstance(value, list | tuple):
+        return type(value)(_materialize(v, model_factory) for v in value)
+    return copy.deepcopy(value)
+
+
+def prepare_call(call: Call, model_factory: Callable[[], torch.nn.Module]) -> tuple[list, dict]:
+    """Fresh copies of a call's arguments, with :data:`MODEL` replaced by a new model."""
+    args = [_materialize(a, model_factory) for a in call.args]
+    kwargs = {k: _materialize(v, model_factory) for k, v in call.kwargs.items()}
+    return args, kwargs
+
+
+def captured(args: list, indices: tuple[int, ...]) -> dict[int, dict[str, Any]]:
+    """The captured arguments after a call, with their gradients, as plain data."""
+    out = {}
+    for i in indices:
+        arg = args[i]
+        grad = arg.grad if isinstance(arg, torch.Tensor) else None
+        out[i] = {"value": plain_data(arg), "grad": None if grad is None else plain_data(grad)}
+    return out
+
+
+class InProcessRunner:
+    """Run functions from a namespace in this process (the student's own kernel, or the solutions).
+
+    Args:
+        namespace: where the functions live, e.g. a notebook's globals or ``{"f": f}``.
+        model: the model to copy for every :data:`MODEL` argument.
+    """
+
+    def __init__(self, namespace: Mapping[str, Any], model: torch.nn.Module) -> None:
+        self.namespace = namespace
+        self.model = model
+
+    def run(self, function: str, call: Call) -> CallOutcome:
+        """Call ``namespace[function]`` with fresh copies of the call's arguments."""
+        func = self.namespace.get(function)
+        if not callable(func):
+            return CallOutcome("missing", message=f"{function} is not defined")
+        args, kwargs = prepare_call(call, lambda: copy.deepcopy(self.model))
+        start = time.perf_counter()
+        try:
+            with torch.random.fork_rng():
+                reset_torch_state()
+                value = func(*args, **kwargs)
+            outcome = CallOutcome("ok", value=plain_data(value), args=captured(args, call.capture_args))
+        except TypeError as exc:
+            if "only tensors, numbers" in str(exc):
+                outcome = CallOutcome("bad_output", message=str(exc))
+            else:
+                outcome = CallOutcome("error", message=student_traceback(exc) or str(exc))
+        except Exception as exc:
+            outcome = CallOutcome("error", message=student_traceback(exc))
+        finally:
+            reset_torch_state()
+        outcome.seconds = time.perf_counter() - start
+        return outcome

@@ -1,0 +1,138 @@
+"""The check called from the notebooks' graded cells: ``check("gram_matrix", gram_matrix)``.
+
+Behaviour, chosen so that one function serves students and nbgrader:
+
+* In a student's own session it prints one verdict line (``gram_matrix: PASSED  rel_error 3.1e-07 <
+  1e-03``, or ``NOT IMPLEMENTED YET: ...``) and a hint, and returns the :class:`CheckResult`. It never
+  raises for a wrong answer, so "Run All" goes on to the next part of the notebook.
+* While nbgrader autogrades or validates (nbgrader sets ``NBGRADER_EXECUTION`` to ``"autograde"`` or
+  ``"validate"`` in the environment the kernel inherits; see ``nbgrader/converters/autograde.py``),
+  a check that is not fully passed raises :class:`AssertionError` with the same short message, so the
+  grade cell fails and nbgrader gives it 0 points (nbgrader scores a test cell all-or-nothing).
+  Set ``AUTOGRADER_STRICT=1`` to get this behaviour elsewhere (tests, CI).
+
+The student's function runs in this process (the notebook's kernel) on fresh copies of the inputs and
+of the model, with torch's global state reset before and after.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from autograder.checks import CHECKS, GradingContext, Verdict
+from autograder.references import HIDDEN_ENV, References, load_references
+from autograder.results import CheckResult
+from autograder.runner import InProcessRunner
+
+__all__ = ["STRICT_ENV", "check", "is_strict", "run_check", "verdict_line"]
+
+#: Set to ``1`` to make failed checks raise outside nbgrader too.
+STRICT_ENV = "AUTOGRADER_STRICT"
+
+
+def is_strict() -> bool:
+    """Whether failed checks raise: under nbgrader autograde/validate, or with ``AUTOGRADER_STRICT=1``."""
+    return os.environ.get("NBGRADER_EXECUTION") in {"autograde", "validate"} or os.environ.get(
+        STRICT_ENV, ""
+    ) not in {"", "0"}
+
+
+@lru_cache(maxsize=1)
+def _model() -> torch.nn.Module:
+    from course_utils.models import load_model
+
+    return load_model("cpu")
+
+
+@lru_cache(maxsize=4)
+def _references(which: str, path: str | None) -> References:
+    return load_references(which, Path(path) if path else None)
+
+
+def verdict_line(result: CheckResult) -> str:
+    """The one-line verdict a student sees, e.g. ``gram_matrix: PASSED  rel_error 3.1e-07 < 1e-03``."""
+    if result.status == "not_implemented":
+        return f"{result.function}: {result.message}"
+    label = {"passed": "PASSED", "partial": "PARTIAL"}.get(result.status, "FAILED")
+    points = f"  [{result.points:g}/{result.max_points:g} points]" if result.status == "partial" else ""
+    return f"{result.function}: {label}  {result.message}{points}"
+
+
+def _source(func: Callable) -> str | None:
+    try:
+        return inspect.getsource(func)
+    except (OSError, TypeError):
+        return None
+
+
+def run_check(function_name: str, func: Callable | None, hidden: bool = False) -> CheckResult:
+    """Check a student function against the reference outputs, without printing or raising.
+
+    Args:
+        function_name: the graded function's name, e.g. ``"compute_saliency_maps"``.
+        func: the student's function (pass it explicitly; nothing is looked up in globals).
+        hidden: use the hidden references (instructor's grading); they are found through the
+            ``AUTOGRADER_HIDDEN_REFERENCES`` environment variable.
+
+    Returns:
+        The check's result.
+
+    Raises:
+        KeyError: for an unknown function name.
+        FileNotFoundError: when hidden references are requested but not configured.
+    """
+    if function_name not in CHECKS:
+        raise KeyError(f"no check named {function_name!r}; known: {', '.join(CHECKS)}")
+    the_check = CHECKS[function_name]
+    which = "hidden" if hidden else "public"
+    refs = _references(which, os.environ.get(HIDDEN_ENV) if hidden else None)
+    entry = refs.entries[function_name]
+    call = the_check.make_call(refs.seed)
+    runner = InProcessRunner({function_name: func} if func is not None else {}, _model())
+    outcome = runner.run(function_name, call)
+    ctx = GradingContext(
+        model=_model(), source=_source(func) if func else None, variants=refs.variants(function_name)
+    )
+    verdict: Verdict = the_check.grade(outcome, entry["expected"], call, ctx)
+    result = CheckResult(
+        function=function_name,
+        check=which,
+        points=the_check.points * verdict.fraction,
+        max_points=the_check.points,
+        status=verdict.status,
+        message=verdict.message,
+        hint=verdict.hint,
+        rel_error=verdict.rel_error,
+        threshold=verdict.threshold,
+    )
+    return result
+
+
+def check(function_name: str, func: Callable | None, hidden: bool = False) -> None:
+    """Check a student function against the reference outputs and print the verdict.
+
+    Returns nothing, so that a notebook cell ending with ``check(...)`` shows only the verdict.
+
+    Args:
+        function_name: the graded function's name, e.g. ``"compute_saliency_maps"``.
+        func: the student's function.
+        hidden: use the hidden references (see :func:`run_check`).
+
+    Raises:
+        AssertionError: when the check is not fully passed and :func:`is_strict` is true.
+    """
+    result = run_check(function_name, func, hidden)
+    text = verdict_line(result) + (
+        f"\n  Hint: {result.hint}" if result.hint and result.status != "passed" else ""
+    )
+    if hidden:
+        text = "[hidden tests] " + text
+    if result.status != "passed" and is_strict():
+        raise AssertionError(text)
+    print(text)

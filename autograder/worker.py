@@ -1,0 +1,449 @@
+"""The student process: run as ``python -I -m autograder.worker CONFIG.json`` by :mod:`autograder.sandbox`.
+
+Everything here runs *outside* the grader and is treated as untrusted once student code has run:
+the grader checks every byte that comes back. Life of the process:
+
+1. (root on Linux) unshare PID, network and mount namespaces, fork: the parent stays behind as a
+   *guard* that only waits, the child is PID 1 of the new namespace (the *zygote*). Killing the
+   guard kills the zygote (``PR_SET_PDEATHSIG``), and the death of the zygote kills every process in
+   the namespace, escapees included.
+2. The zygote hides paths (tmpfs mounted over reference folders, solutions, tests), mounts a fresh
+   ``/proc``, imports torch with one thread, loads the course model and keeps its pristine weights,
+   then drops to an unprivileged uid with no capabilities (``no_new_privs``) and sets rlimits.
+3. It executes the student's code chunks one by one, each in ``try/except`` with a time limit.
+4. For every call the grader asks for, it ``fork()``s a child that resets torch's global state,
+   builds a fresh model from the pristine weights, loads fresh inputs, calls the function,
+   converts the result to plain data and ``torch.save``\\ s it; the zygote reports the child's exit.
+
+Protocol: JSON lines on two inherited pipes (commands in, events out); tensors travel as files
+written with ``torch.save`` and read with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import linecache
+import os
+import resource
+import signal
+import sys
+import time
+from typing import Any
+
+__all__ = ["main"]
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+
+#: Exit code of a call child that finished normally (result file written).
+EXIT_DONE = 0
+#: Exit code of a call child whose own machinery failed (result could not be written).
+EXIT_INTERNAL = 70
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    _check(
+        _libc.mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
+
+
+def _send(fd: int, **event: Any) -> None:
+    os.write(fd, (json.dumps(event) + "\n").encode())
+
+
+def _isolate(config: dict[str, Any], protections: dict[str, str]) -> None:
+    """Namespaces and mounts (root only). Forks: returns only in the zygote."""
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
+    try:
+        _check(_libc.unshare(flags), "unshare")
+    except OSError as exc:
+        protections["namespaces"] = f"off ({exc})"
+        return
+    pid = os.fork()
+    if pid:  # the guard: wait for the zygote, exit with its status
+        for fd in (config["cmd_fd"], config["evt_fd"]):
+            os.close(fd)
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except ChildProcessError:
+                status = 0
+                break
+            except InterruptedError:
+                continue
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    protections["pid_namespace"] = "on"
+    protections["network"] = "off (empty network namespace)"
+    try:
+        _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+        hidden = []
+        for path in config.get("hide", []):
+            if os.path.isdir(path):
+                _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=000")
+                hidden.append(path)
+            elif os.path.exists(path):
+                _mount("/dev/null", path, None, MS_BIND, None)
+                hidden.append(path)
+        protections["hidden_paths"] = ", ".join(hidden) or "none"
+    except OSError as exc:
+        protections["hidden_paths"] = f"off ({exc})"
+    try:
+        stage = os.path.join(os.path.dirname(config["home"]), "stage")
+        exposed = _expose(_needed_paths(), stage)
+        if exposed:
+            protections["private_parents"] = "emptied except " + ", ".join(exposed)
+    except OSError as exc:
+        protections["private_parents"] = f"not handled ({exc})"
+
+
+def _needed_paths() -> list[str]:
+    """What the student process must read: Python itself, site-packages, the course code."""
+    paths = {sys.base_prefix, sys.prefix, *(p for p in sys.path if p and os.path.isdir(p))}
+    import importlib.util
+
+    for name in ("course_utils", "autograder"):
+        spec = importlib.util.find_spec(name)
+        if spec and spec.origin:
+            paths.add(os.path.dirname(os.path.dirname(spec.origin)))
+    return sorted(os.path.realpath(p) for p in paths)
+
+
+def _private_ancestor(path: str) -> str | None:
+    """The highest folder above ``path`` that other users cannot enter (e.g. ``/root``)."""
+    parts = path.strip("/").split("/")
+    for i in range(1, len(parts)):
+        ancestor = "/" + "/".join(parts[:i])
+        if not os.stat(ancestor).st_mode & 0o001:
+            return ancestor
+    return None
+
+
+def _expose(needed: list[str], stage: str) -> list[str]:
+    """Make needed paths under private folders readable: an empty tmpfs over the private folder
+    (hiding everything else in it, e.g. root's home) with only the needed paths bind-mounted back."""
+    groups: dict[str, list[str]] = {}
+    for path in needed:
+        ancestor = _private_ancestor(path)
+        if ancestor:
+            groups.setdefault(ancestor, []).append(path)
+    exposed = []
+    for n, (ancestor, paths) in enumerate(sorted(groups.items())):
+        # keep only outermost paths (a path inside another needed one comes along with it)
+        outer = [p for p in paths if not any(p != q and p.startswith(q + "/") for q in paths)]
+        staged = []
+        for i, path in enumerate(outer):
+            target = os.path.join(stage, f"{n}-{i}")
+            os.makedirs(target, exist_ok=True)
+            _mount(path, target, None, MS_BIND | MS_REC, None)
+            staged.append((target, path))
+        _mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+        for target, path in staged:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _mount(target, path, None, MS_BIND | MS_REC, None)
+            _libc.umount2(target.encode(), 2)  # MNT_DETACH
+            exposed.append(path)
+        _mount("none", ancestor, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    return exposed
+
+
+def _drop_privileges(uid: int, protections: dict[str, str]) -> None:
+    try:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        protections["uid"] = f"dropped to uid {uid}"
+    except OSError as exc:
+        protections["uid"] = f"not dropped ({exc})"
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
+        protections["no_new_privs"] = "on"
+
+
+def _set_limits(config: dict[str, Any], protections: dict[str, str]) -> None:
+    memory = config["memory_mb"] * 1024 * 1024
+    file_cap = config["file_mb"] * 1024 * 1024
+    for name, value in (
+        ("RLIMIT_AS", memory),
+        ("RLIMIT_FSIZE", file_cap),
+        ("RLIMIT_NPROC", config["max_processes"]),
+        ("RLIMIT_CORE", 0),
+    ):
+        try:
+            resource.setrlimit(getattr(resource, name), (value, value))
+            protections[name] = str(value)
+        except (OSError, ValueError) as exc:
+            protections[name] = f"not set ({exc})"
+
+
+def _register_source(label: str, code: str, sources: dict[str, list[str]]) -> None:
+    """Make tracebacks show the student's lines: merge the chunk into its cell's line cache."""
+    lines = sources.setdefault(label, [])
+    for number, line in enumerate(code.split("\n")):
+        while len(lines) <= number:
+            lines.append("\n")
+        if line.strip():
+            lines[number] = line + "\n"
+    linecache.cache[label] = (sum(map(len, lines)), None, lines, label)
+
+
+class _ChunkTimeout(BaseException):
+    """Raised in a chunk that runs past its time limit (BaseException: ``except Exception`` won't eat it)."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise _ChunkTimeout
+
+
+def _run_chunks(chunks: list[dict[str, str]], namespace: dict[str, Any], timeout_s: float) -> list[str]:
+    from autograder.runner import student_traceback
+
+    problems: list[str] = []
+    sources: dict[str, list[str]] = {}
+    signal.signal(signal.SIGALRM, _on_alarm)
+    for chunk in chunks:
+        label, code = chunk["label"], chunk["code"]
+        _register_source(label, code, sources)
+        try:
+            compiled = compile(code, label, "exec")
+            signal.setitimer(signal.ITIMER_REAL, timeout_s)
+            try:
+                exec(compiled, namespace)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except _ChunkTimeout:
+            problems.append(f"{label}: ran longer than {timeout_s:g} s when the notebook was loaded; stopped")
+        except SystemExit as exc:
+            problems.append(f"{label}: called sys.exit({exc.code!r}) when the notebook was loaded; ignored")
+        except BaseException as exc:
+            problems.append(f"{label} raised an error when the notebook was loaded: {student_traceback(exc)}")
+    return problems
+
+
+def _memory_error(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "not enough memory" in text or "can't allocate memory" in text or "Cannot allocate memory" in text
+    )
+
+
+def _child(
+    request: dict[str, Any], namespace: dict[str, Any], model_factory: Any, config: dict[str, Any]
+) -> None:
+    """Body of one call's process: never returns."""
+    os.setsid()
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the zygote
+    out = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    # Keep the printed output small: a write past the soft limit fails (Python ignores SIGXFSZ).
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    soft = config["output_bytes"] + 4096
+    resource.setrlimit(
+        resource.RLIMIT_FSIZE, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard)
+    )
+    import torch
+
+    from autograder.runner import captured, plain_data, prepare_call, reset_torch_state, student_traceback
+
+    result: dict[str, Any]
+    args: list[Any] = []
+    try:
+        reset_torch_state(request.get("seed", 0))
+        torch.set_num_threads(1)
+        payload = torch.load(request["input"], weights_only=True)
+        func = namespace.get(request["function"])
+        if not callable(func):
+            result = {"status": "missing", "message": f"{request['function']} is not defined in the notebook"}
+        else:
+            from autograder.runner import Call
+
+            call = Call(tuple(payload["args"]), payload["kwargs"], tuple(payload["capture"]))
+            args, kwargs = prepare_call(call, model_factory)
+            value = func(*args, **kwargs)
+            try:
+                result = {
+                    "status": "ok",
+                    "value": plain_data(value),
+                    "args": captured(args, call.capture_args),
+                }
+            except TypeError as exc:
+                result = {"status": "bad_output", "message": str(exc)}
+    except SystemExit as exc:
+        result = {"status": "crashed", "message": f"the function called sys.exit({exc.code!r})"}
+    except BaseException as exc:
+        status = "memory" if _memory_error(exc) else "error"
+        try:
+            message = student_traceback(exc)
+        except BaseException:
+            message = f"{type(exc).__name__} (its message could not be read)"
+        if status == "memory":
+            limit = config["memory_mb"]
+            message = f"ran out of memory (limit {limit} MB per student process): {message}"
+        result = {"status": status, "message": message}
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+        tmp = request["result"] + ".tmp"
+        try:
+            torch.save(result, tmp)
+        except BaseException as exc:
+            torch.save({"status": "bad_output", "message": f"the result could not be saved: {exc}"}, tmp)
+        os.rename(tmp, request["result"])
+    except BaseException:
+        os._exit(EXIT_INTERNAL)
+    os._exit(EXIT_DONE)
+
+
+def _reap_zombies() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the zygote described by the JSON config file named in ``argv[0]``."""
+    argv = sys.argv[1:] if argv is None else argv
+    with open(argv[0]) as f:
+        config: dict[str, Any] = json.load(f)
+    started = time.perf_counter()
+    protections: dict[str, str] = {}
+    cmd_fd, evt_fd = config["cmd_fd"], config["evt_fd"]
+    # Die with the grader (it may be killed at any moment); then the zygote dies with us.
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != config.get("grader_pid", os.getppid()):
+        os._exit(1)
+    os.set_inheritable(cmd_fd, False)
+    os.set_inheritable(evt_fd, False)
+    if config.get("isolate") and os.geteuid() == 0 and sys.platform.startswith("linux"):
+        _isolate(config, protections)
+    else:
+        protections["namespaces"] = "off (needs root on Linux)" if config.get("isolate") else "off (disabled)"
+
+    # Setup output (imports, student top-level code) goes to a file, never to the grader's pipes.
+    log = os.open(config["setup_output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
+    import copy
+
+    import torch
+
+    torch.set_num_threads(1)
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(1)
+    from course_utils.models import load_model
+
+    skeleton = load_model("cpu")
+    pristine = {k: v.clone() for k, v in skeleton.state_dict().items()}
+    model_seconds = time.perf_counter() - started
+
+    def model_factory() -> torch.nn.Module:
+        model = copy.deepcopy(skeleton)
+        model.load_state_dict(pristine)
+        model.eval()
+        for param in model.parameters():
+            param.requires_grad_(False)
+        return model
+
+    if config.get("uid") is not None and os.geteuid() == 0:
+        os.chown(config["setup_output"], config["uid"], -1)
+        _drop_privileges(config["uid"], protections)
+        # Changing credentials cleared the parent-death signal: die with the guard (and so with the grader).
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    os.chdir(config["home"])
+    _set_limits(config, protections)
+
+    with open(config["chunks"]) as f:
+        chunks = json.load(f)
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    problems = _run_chunks(chunks, namespace, config["chunk_timeout_s"])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _reap_zombies()
+    _send(
+        evt_fd,
+        event="ready",
+        problems=problems,
+        protections=protections,
+        model_seconds=model_seconds,
+        seconds=time.perf_counter() - started,
+    )
+    commands = os.fdopen(cmd_fd, "r")
+    for line in commands:
+        request = json.loads(line)
+        if request.get("command") != "call":
+            break
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # e.g. the student's processes hit RLIMIT_NPROC
+            _send(evt_fd, event="started", pid=-1)
+            _send(evt_fd, event="done", status=-1, error=f"could not start the call: {exc}")
+            continue
+        if pid == 0:
+            try:
+                commands.close()
+                os.close(evt_fd)
+                _child(request, namespace, model_factory, config)
+            finally:
+                os._exit(EXIT_INTERNAL)
+        _send(evt_fd, event="started", pid=pid)
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        _reap_zombies()
+        _send(evt_fd, event="done", status=status)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

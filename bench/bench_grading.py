@@ -1,0 +1,101 @@
+"""Grading speed: one submission vs `nbgrader autograde`, and batch throughput with 1 and 2 workers.
+
+Prints numbers; run with ``python bench/bench_grading.py [--per-notebook N]``. Submissions are copies
+of the solution notebooks (the most work: every check runs to the end). Throughput is measured on
+``2 * N`` notebooks (N per assignment) and extrapolated linearly to 100 submissions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NAMES = ("NetworkVisualization", "StyleTransfer")
+
+
+def _nbgrader_autograde_seconds(root: Path, name: str, hidden: Path) -> float:
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+
+    from autograder.release import CODE_STUB
+
+    course = root / f"course-{name}"
+    (course / "source" / name).mkdir(parents=True)
+    shutil.copy(REPO / "solutions" / f"{name}.ipynb", course / "source" / name / f"{name}.ipynb")
+    config = Config()
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.db_url = f"sqlite:///{course / 'gradebook.db'}"
+    config.ClearSolutions.code_stub = dict(CODE_STUB)
+    api = NbGraderAPI(config=config)
+    assert api.generate_assignment(name, force=True, create=True)["success"]
+    folder = course / "submitted" / "bench" / name
+    folder.mkdir(parents=True)
+    shutil.copy(REPO / "solutions" / f"{name}.ipynb", folder / f"{name}.ipynb")
+    os.environ["AUTOGRADER_HIDDEN_REFERENCES"] = str(hidden)
+    start = time.perf_counter()
+    outcome = api.autograde(name, "bench", force=True, create=True)
+    seconds = time.perf_counter() - start
+    assert outcome["success"], outcome.get("log")
+    return seconds
+
+
+def _batch_seconds(root: Path, per_notebook: int, workers: int, hidden: Path) -> float:
+    from autograder.grading import grade_path
+
+    subs = root / f"subs-{workers}"
+    for i in range(per_notebook):
+        for name in NAMES:
+            folder = subs / f"student{i:03d}" / name
+            folder.mkdir(parents=True)
+            shutil.copy(REPO / "solutions" / f"{name}.ipynb", folder / f"{name}.ipynb")
+    start = time.perf_counter()
+    run = grade_path(subs, root / f"out-{workers}", workers=workers, references_path=hidden, progress=False)
+    seconds = time.perf_counter() - start
+    assert all(r.score == r.max_score for r in run.results), "the solution should earn full marks"
+    return seconds
+
+
+def main() -> None:
+    """Measure and print."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--per-notebook", type=int, default=5, help="submissions per notebook for throughput")
+    parser.add_argument("--skip-nbgrader", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("COURSE_PROGRESS", "0")
+    from autograder.grading import grade_notebook
+    from autograder.references import PUBLIC_PATH
+    from autograder.submission import discover_submissions
+
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        root = Path(tmp)
+        hidden = root / "hidden.pt"  # the public file stands in for hidden references (same size and work)
+        shutil.copy(PUBLIC_PATH, hidden)
+        print(f"cpu cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+        for name in NAMES:
+            (sub,) = discover_submissions(REPO / "solutions" / f"{name}.ipynb", root / "work")
+            grade_notebook(sub, references_path=hidden, reference_set="hidden")  # warm caches (model, data)
+            start = time.perf_counter()
+            grade_notebook(sub, references_path=hidden, reference_set="hidden")
+            ours = time.perf_counter() - start
+            line = f"{name}: autograder one submission {ours:.1f} s"
+            if not args.skip_nbgrader:
+                theirs = _nbgrader_autograde_seconds(root, name, hidden)
+                line += f"; nbgrader autograde {theirs:.1f} s; speed-up {theirs / ours:.1f}x"
+            print(line, flush=True)
+        n = 2 * args.per_notebook
+        for workers in (1, 2):
+            seconds = _batch_seconds(root, args.per_notebook, workers, hidden)
+            print(
+                f"batch, {workers} worker(s): {n} submissions in {seconds:.1f} s = {n / seconds * 60:.1f}/min; "
+                f"100 submissions ~ {100 * seconds / n / 60:.1f} min (linear extrapolation)",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,393 @@
+"""The provided loop around the student's ``class_visualization_update_step``.
+
+Class visualization (Simonyan et al. 2014, https://arxiv.org/abs/1312.6034) does gradient ascent on
+the class score ``s_y(img) - l2_reg * ||img||^2`` starting from noise. Done naively on a modern network
+it yields high-frequency patterns that the network is sure about and a person cannot read. Following
+Yosinski et al. 2015 (https://arxiv.org/abs/1506.06579) and Olah et al. 2017
+(https://distill.pub/2017/feature-visualization/), this loop adds, around the student's step:
+
+* **transforms** applied between the image and the network (random jitter, scaling, rotation), so the
+  image has to work from many viewpoints. They are differentiable, so the student's step, which calls
+  ``model(img)``, sees a :class:`TransformedModel` and autograd maps the gradient back to ``img``.
+  A transform is a factory returning a function ``(x, generator) -> x'``, as in lucent;
+* **gradient preconditioning**: the step the student took is re-shaped in the Fourier domain (low
+  frequencies amplified, ``1 / f``) and across colours (ImageNet's colour correlation). For plain
+  gradient steps this is exactly a step in the decorrelated parameterization of Olah et al.;
+* a **blur schedule**, strong early and weak late, and clamping to valid pixels.
+
+The student's function still acts in place on a pixel-space leaf tensor ``img`` of shape
+``(1, 3, H, W)``. Setting ``transforms=()``, ``decorrelate=False`` and ``blur_sigma=(0.5, 0.5)`` with
+``blur_every=10`` and ``jitter`` reproduces CS231n's plain recipe (see :func:`cs231n_recipe`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.image import MEAN, STD, blur_image, jitter
+from course_utils.progress import progress
+
+__all__ = [
+    "COLOR_CORRELATION_SQRT",
+    "ClassVisualization",
+    "Transform",
+    "TransformedModel",
+    "UpdateStep",
+    "UpdateStepNotImplementedError",
+    "compose",
+    "create_class_visualization",
+    "cs231n_recipe",
+    "precondition",
+    "random_jitter",
+    "random_rotate",
+    "random_scale",
+]
+
+#: ``(x, generator) -> x'``: a differentiable map of an image batch ``(N, 3, H, W)``; random
+#: choices are drawn from the CPU ``generator`` so that runs are reproducible on any device.
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+#: The student's ``class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)``.
+UpdateStep = Callable[[torch.Tensor, nn.Module, int, float, float], None]
+
+#: Square root of the colour covariance of ImageNet photos (RGB in [0, 1]), from lucid/lucent
+#: (``color_correlation_svd_sqrt``). Preconditioning a step with ``M M^T`` moves pixels along
+#: natural colour directions instead of independent R, G, B.
+COLOR_CORRELATION_SQRT: tuple[tuple[float, float, float], ...] = (
+    (0.26, 0.09, 0.02),
+    (0.27, 0.00, -0.05),
+    (0.27, -0.09, 0.03),
+)
+
+
+class UpdateStepNotImplementedError(RuntimeError):
+    """The update step given to :func:`create_class_visualization` did not change the image."""
+
+
+def _uniform(generator: torch.Generator, low: float, high: float) -> float:
+    return low + (high - low) * float(torch.rand((), generator=generator))
+
+
+def random_jitter(max_shift: int) -> Transform:
+    """Factory: shift the image by up to ``max_shift`` pixels each way, with wrap-around.
+
+    Args:
+        max_shift: largest shift in pixels (``0`` disables).
+
+    Returns:
+        A :data:`Transform` keeping shape, dtype and device.
+    """
+
+    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if max_shift <= 0:
+            return x
+        ox, oy = torch.randint(-max_shift, max_shift + 1, (2,), generator=generator).tolist()
+        return jitter(x, ox, oy)
+
+    return transform
+
+
+def random_scale(scales: Sequence[float]) -> Transform:
+    """Factory: resize the image by a factor picked uniformly from ``scales`` (bilinear).
+
+    Args:
+        scales: candidate factors, e.g. ``(0.9, 1.0, 1.1)``; the output side is ``round(side * s)``.
+
+    Returns:
+        A :data:`Transform`; the spatial size changes, channels, dtype and device are kept.
+    """
+    choices = tuple(float(s) for s in scales)
+
+    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        s = choices[int(torch.randint(len(choices), (), generator=generator))]
+        if s == 1.0:
+            return x
+        size = (max(1, round(x.shape[-2] * s)), max(1, round(x.shape[-1] * s)))
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+    return transform
+
+
+def random_rotate(max_degrees: float) -> Transform:
+    """Factory: rotate the image about its centre by up to ``max_degrees`` either way.
+
+    Args:
+        max_degrees: largest rotation angle in degrees (``0`` disables); corners are filled by
+            reflection so that no flat border appears.
+
+    Returns:
+        A :data:`Transform` keeping shape, dtype and device.
+    """
+
+    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if max_degrees <= 0:
+            return x
+        angle = math.radians(_uniform(generator, -max_degrees, max_degrees))
+        cos, sin = math.cos(angle), math.sin(angle)
+        theta = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0]], dtype=x.dtype, device=x.device)
+        grid = F.affine_grid(theta.expand(x.shape[0], 2, 3), list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+    return transform
+
+
+def compose(transforms: Sequence[Transform]) -> Transform:
+    """Factory: apply ``transforms`` left to right.
+
+    Args:
+        transforms: transforms made by the factories of this module (or your own).
+
+    Returns:
+        One :data:`Transform`.
+    """
+    chain = tuple(transforms)
+
+    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        for t in chain:
+            x = t(x, generator)
+        return x
+
+    return transform
+
+
+class TransformedModel(nn.Module):
+    """``model(transform(x))``: what the student's update step calls in the tuned loop.
+
+    Each call draws fresh random transforms from ``generator``; gradients flow through the
+    transforms back to ``x``.
+
+    Args:
+        model: the classifier, ``(N, 3, H, W) -> (N, 1000)`` logits.
+        transform: a :data:`Transform`.
+        generator: CPU generator for the random choices.
+    """
+
+    def __init__(self, model: nn.Module, transform: Transform, generator: torch.Generator) -> None:
+        super().__init__()
+        self.model = model
+        self.transform = transform
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores ``(N, 1000)`` of the transformed batch ``x`` ``(N, 3, H, W)``."""
+        return self.model(self.transform(x, self.generator))
+
+
+def _fourier_weights(h: int, w: int, decay: float, like: torch.Tensor) -> torch.Tensor:
+    fy = torch.fft.fftfreq(h, device=like.device, dtype=like.dtype).view(-1, 1)
+    fx = torch.fft.rfftfreq(w, device=like.device, dtype=like.dtype).view(1, -1)
+    freq = torch.sqrt(fx**2 + fy**2).clamp_min(1.0 / max(h, w))
+    return freq.pow(-decay)
+
+
+def _color_preconditioner(like: torch.Tensor) -> torch.Tensor:
+    """``(M M^T)^(1/2)`` for ``M =`` :data:`COLOR_CORRELATION_SQRT`, a symmetric ``(3, 3)`` matrix."""
+    m = torch.tensor(COLOR_CORRELATION_SQRT, dtype=torch.float64)
+    eigenvalues, eigenvectors = torch.linalg.eigh(m @ m.T)
+    root = eigenvectors @ torch.diag(eigenvalues.clamp_min(0).sqrt()) @ eigenvectors.T
+    return root.to(dtype=like.dtype, device=like.device)
+
+
+def precondition(step: torch.Tensor, decay: float = 1.0, decorrelate: bool = True) -> torch.Tensor:
+    """Re-shape an image step: amplify low frequencies by ``1 / f**decay``, correlate colours.
+
+    For a plain gradient step this equals a step taken in Olah et al.'s decorrelated (Fourier and
+    colour) parameterization, mapped back to pixels. The result has the same L2 norm as ``step``.
+
+    Args:
+        step: ``(N, 3, H, W)`` change of a normalized image.
+        decay: exponent of the frequency weighting (``0``: no spatial preconditioning).
+        decorrelate: also multiply each pixel's RGB step by ``M M^T`` with
+            ``M =`` :data:`COLOR_CORRELATION_SQRT` (in [0, 1] pixel units).
+
+    Returns:
+        The preconditioned step, same shape, dtype and device.
+    """
+    out = step
+    if decay > 0:
+        h, w = step.shape[-2:]
+        spectrum = torch.fft.rfft2(step, norm="ortho") * _fourier_weights(h, w, decay, step)
+        out = torch.fft.irfft2(spectrum, s=(h, w), norm="ortho")
+    if decorrelate:
+        std = torch.tensor(STD, dtype=step.dtype, device=step.device).view(1, 3, 1, 1)
+        out = torch.einsum("ij,nj...->ni...", _color_preconditioner(step), out * std) / std
+    norm = out.norm()
+    return out * (step.norm() / norm) if norm > 0 else out
+
+
+@dataclass
+class ClassVisualization:
+    """What :func:`create_class_visualization` returns.
+
+    Attributes:
+        image: ``(1, 3, H, W)`` float32 normalized tensor (detached, on the model's device).
+        target_y: the class that was maximized.
+        probabilities: softmax probability of ``target_y`` on the untransformed image, recorded
+            every ``record_every`` steps (first entry: the starting noise).
+        snapshots: copies of ``image`` taken every ``show_every`` steps (empty if ``None``).
+    """
+
+    image: torch.Tensor
+    target_y: int
+    probabilities: list[float] = field(default_factory=list)
+    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)
+
+    @property
+    def probability(self) -> float:
+        """Final softmax probability of ``target_y`` (in [0, 1])."""
+        return self.probabilities[-1]
+
+
+def _blur_sigma(step: int, num_iterations: int, sigma: tuple[float, float]) -> float:
+    start, end = sigma
+    fraction = step / max(1, num_iterations - 1)
+    return start * (end / start) ** fraction if start > 0 and end > 0 else start + (end - start) * fraction
+
+
+@torch.no_grad()
+def _probability(model: nn.Module, img: torch.Tensor, target_y: int) -> float:
+    return float(model(img).softmax(dim=1)[0, target_y])
+
+
+def create_class_visualization(
+    target_y: int,
+    model: nn.Module,
+    update_step: UpdateStep,
+    *,
+    num_iterations: int = 200,
+    image_size: int = 224,
+    learning_rate: float = 8.0,
+    l2_reg: float = 1e-3,
+    max_jitter: int = 8,
+    transforms: Sequence[Transform] | None = None,
+    decay: float = 1.0,
+    decorrelate: bool = True,
+    blur_every: int = 1,
+    blur_sigma: tuple[float, float] = (1.0, 0.3),
+    init_std: float = 0.1,
+    seed: int = 0,
+    record_every: int = 10,
+    show_every: int | None = None,
+) -> ClassVisualization:
+    """Generate an image that the model classifies as ``target_y`` (regularized gradient ascent).
+
+    Each iteration: (1) roll the image by a random offset of up to ``max_jitter`` px;
+    (2) call ``update_step(img, TransformedModel(model, transforms), target_y, l2_reg, learning_rate)``
+    on the pixel-space leaf ``img``, in place; (3) precondition the step it took (:func:`precondition`);
+    (4) undo the roll, clamp to valid pixels and blur every ``blur_every`` steps with a sigma moving
+    geometrically from ``blur_sigma[0]`` to ``blur_sigma[1]``.
+
+    Args:
+        target_y: ImageNet class index in ``[0, 1000)``.
+        model: the classifier; the image is created on the device of its parameters.
+        update_step: the student's ``class_visualization_update_step``.
+        num_iterations: number of update steps.
+        image_size: side of the square image in pixels.
+        learning_rate: L2 norm of each (normalized) step, in normalized-pixel units.
+        l2_reg: strength of the L2 penalty passed to ``update_step``.
+        max_jitter: largest random roll in pixels applied around each step (CS231n's jitter).
+        transforms: extra differentiable transforms between ``img`` and the model
+            (default: random scale in 0.9..1.1 and rotation up to 5 degrees; ``()`` for none).
+        decay: frequency exponent of the preconditioning (``0`` disables it).
+        decorrelate: colour-decorrelate the step.
+        blur_every: blur every this many steps (``0`` never).
+        blur_sigma: blur sigma in pixels at the first and last step.
+        init_std: standard deviation of the starting noise (normalized units).
+        seed: seeds the starting noise and every random transform (CPU generator).
+        record_every: record the target probability every this many steps.
+        show_every: keep a snapshot every this many steps (``None``: none).
+
+    Returns:
+        A :class:`ClassVisualization` with the image, probabilities and snapshots.
+
+    Raises:
+        ValueError: if ``target_y`` is not a class index.
+        UpdateStepNotImplementedError: if ``update_step`` does not change the image (not
+            implemented yet).
+
+    Example:
+        >>> result = create_class_visualization(76, model, class_visualization_update_step)
+        >>> show_images(result.image, [f"tarantula p={result.probability:.2f}"])
+    """
+    if not 0 <= target_y < 1000:
+        raise ValueError(f"target_y must be an ImageNet class index in [0, 1000), got {target_y}")
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    if transforms is None:
+        transforms = (random_scale((0.9, 0.95, 1.0, 1.05, 1.1)), random_rotate(5.0))
+    seen_model = TransformedModel(model, compose(transforms), generator) if transforms else model
+    low = torch.tensor([(0.0 - m) / s for m, s in zip(MEAN, STD, strict=True)], device=device).view(
+        1, 3, 1, 1
+    )
+    high = torch.tensor([(1.0 - m) / s for m, s in zip(MEAN, STD, strict=True)], device=device).view(
+        1, 3, 1, 1
+    )
+
+    noise = torch.randn(1, 3, image_size, image_size, generator=generator) * init_std
+    img = noise.to(device).requires_grad_()
+    result = ClassVisualization(image=img.detach().clone(), target_y=target_y)
+    result.probabilities.append(_probability(model, img, target_y))
+
+    for t in progress(range(num_iterations), desc=f"class {target_y}"):
+        ox, oy = (
+            torch.randint(-max_jitter, max_jitter + 1, (2,), generator=generator).tolist()
+            if max_jitter
+            else (0, 0)
+        )
+        with torch.no_grad():
+            img.copy_(jitter(img, ox, oy))
+            before = img.detach().clone()
+        update_step(img, seen_model, target_y, l2_reg, learning_rate)
+        with torch.no_grad():
+            if t == 0 and torch.equal(img, before):
+                raise UpdateStepNotImplementedError(
+                    "The update step left the image unchanged: implement class_visualization_update_step "
+                    "(it must change img in place, e.g. img += learning_rate * g / g.norm()) and run its "
+                    "cell again."
+                )
+            if decay > 0 or decorrelate:
+                img.copy_(before + precondition(img - before, decay, decorrelate))
+            img.copy_(jitter(img, -ox, -oy))
+            img.copy_(torch.maximum(torch.minimum(img, high), low))
+            if blur_every and t % blur_every == blur_every - 1:
+                img.copy_(blur_image(img, _blur_sigma(t, num_iterations, blur_sigma)))
+        if img.grad is not None:
+            img.grad = None
+        if (t + 1) % record_every == 0 or t == num_iterations - 1:
+            result.probabilities.append(_probability(model, img, target_y))
+        if show_every and ((t + 1) % show_every == 0 or t == num_iterations - 1):
+            result.snapshots.append((t + 1, img.detach().clone()))
+    result.image = img.detach().clone()
+    return result
+
+
+def cs231n_recipe(num_iterations: int = 100) -> dict[str, object]:
+    """Keyword arguments for :func:`create_class_visualization` reproducing CS231n's plain loop.
+
+    Learning rate 25, L2 regularization 1e-3, jitter 16 px, blur sigma 0.5 every 10 steps, no
+    transforms and no preconditioning, starting from unit Gaussian noise, 224 px.
+
+    Args:
+        num_iterations: number of steps (CS231n: 100).
+
+    Returns:
+        A dict to pass as ``**kwargs``.
+    """
+    return {
+        "num_iterations": num_iterations,
+        "image_size": 224,
+        "learning_rate": 25.0,
+        "l2_reg": 1e-3,
+        "max_jitter": 16,
+        "transforms": (),
+        "decay": 0.0,
+        "decorrelate": False,
+        "blur_every": 10,
+        "blur_sigma": (0.5, 0.5),
+        "init_std": 1.0,
+    }

@@ -1,0 +1,145 @@
+"""Each check passes on the solution, says NOT IMPLEMENTED on the stub, and names each classic mistake."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from notebook_builders import mistake_functions, solution_functions, stub_functions
+
+from autograder.checks import CHECKS, GradingContext, checks_for
+from autograder.checks.base import compare_values, norm_rel_error, python_loops, rel_error
+from autograder.mistakes import MISTAKES
+from autograder.references import load_references
+from autograder.runner import CallOutcome
+from autograder.selfcheck import run_check
+from autograder.tolerances import NORM_BASED, REL_ERROR
+
+
+def _notebook(function: str) -> str:
+    return CHECKS[function].notebook
+
+
+def _by_cost(values, function_of=lambda v: v, ids=None):
+    """Parametrize values; those running the network (NetworkVisualization) are marked slow."""
+    return [
+        pytest.param(v, marks=pytest.mark.slow, id=ids(v) if ids else None)
+        if CHECKS[function_of(v)].notebook == "NetworkVisualization"
+        else pytest.param(v, id=ids(v) if ids else None)
+        for v in values
+    ]
+
+
+@pytest.mark.parametrize("function", _by_cost(list(CHECKS)))
+def test_solution_passes(function: str) -> None:
+    """Does the solution notebook's own function earn full points?"""
+    result = run_check(function, solution_functions(_notebook(function))[function])
+    assert result.status == "passed", result.message
+    assert result.points == result.max_points
+
+
+@pytest.mark.parametrize("function", list(CHECKS))
+def test_stub_is_not_implemented(function: str) -> None:
+    """Does the untouched student stub get "NOT IMPLEMENTED YET" and 0 points, without raising?"""
+    result = run_check(function, stub_functions(_notebook(function))[function])
+    assert result.status == "not_implemented", result.message
+    assert "NOT IMPLEMENTED YET" in result.message
+    assert result.points == 0
+
+
+@pytest.mark.parametrize("mistake", _by_cost(MISTAKES, lambda m: m.function, lambda m: m.name))
+def test_classic_mistake_is_named(mistake) -> None:
+    """Is each classic mistake caught, with the hint that names it?"""
+    result = run_check(mistake.function, mistake_functions(mistake)[mistake.function])
+    assert result.status == mistake.expect_status, result.message
+    assert mistake.expect_in_hint in result.hint + result.message
+    assert result.points < result.max_points
+
+
+def test_missing_function() -> None:
+    """Is a function that is not defined reported as missing, not as a crash?"""
+    result = run_check("gram_matrix", None)
+    assert result.status == "missing"
+
+
+def test_wrong_shape_says_what_was_expected() -> None:
+    """Does a wrongly shaped result name the expected shape?"""
+
+    def gram_matrix(features, normalize=True):
+        return features.sum(dim=1)
+
+    result = run_check("gram_matrix", gram_matrix)
+    assert result.status == "failed"
+    assert "expected shape (2, 8, 8)" in result.message
+
+
+def test_exception_is_reported_with_student_line() -> None:
+    """Does an exception become an 'error' result with its type and message?"""
+
+    def content_loss(content_weight, content_current, content_original):
+        raise ValueError("oops")
+
+    result = run_check("content_loss", content_loss)
+    assert result.status == "error"
+    assert "ValueError: oops" in result.message
+
+
+@pytest.mark.slow
+def test_correct_variants_agree(model) -> None:
+    """Do correct saliency variants (gather, indexing, one image at a time) agree far below the threshold?"""
+    call = CHECKS["compute_saliency_maps"].make_call(0)
+    X, y = call.args[0], call.args[1]
+
+    def saliency(fn, images):
+        images = images.clone().requires_grad_()
+        fn(model(images)).backward()
+        return images.grad.abs().amax(dim=1)
+
+    gathered = saliency(lambda s: s.gather(1, y.view(-1, 1)).sum(), X)
+    indexed = saliency(lambda s: s[torch.arange(len(y)), y].sum(), X)
+    per_image = torch.cat([saliency(lambda s, i=i: s[0, y[i]], X[i : i + 1]) for i in range(len(y))])
+    threshold = REL_ERROR["compute_saliency_maps"]
+    for other in (indexed, per_image):
+        assert norm_rel_error(other, gathered) < threshold / 10
+
+
+@pytest.mark.parametrize("function", list(CHECKS))
+def test_known_mistakes_are_far_from_the_answer(function: str) -> None:
+    """Is every stored known-mistake output far outside the accepted error (no false 'looks like')?"""
+    refs = load_references()
+    expected = refs.entries[function]["expected"]
+    error = norm_rel_error if function in NORM_BASED else rel_error
+    for name, variant in refs.variants(function).items():
+        if variant.output.shape == expected.shape:
+            assert error(variant.output, expected) > 100 * REL_ERROR[function], name
+
+
+def test_partial_credit_for_unnormalized_gram() -> None:
+    """Does an unnormalized Gram matrix earn part of the points, with the normalization hint?"""
+    refs = load_references()
+    call = CHECKS["gram_matrix"].make_call(refs.seed)
+    f = call.args[0]
+    flat = f.reshape(f.shape[0], f.shape[1], -1)
+    outcome = CallOutcome("ok", value=flat @ flat.transpose(1, 2))
+    ctx = GradingContext(variants=refs.variants("gram_matrix"))
+    verdict = CHECKS["gram_matrix"].grade(outcome, refs.entries["gram_matrix"]["expected"], call, ctx)
+    assert verdict.status == "partial" and 0 < verdict.fraction < 1
+    assert "H * W * C" in verdict.hint
+
+
+def test_compare_values_rejects_nan() -> None:
+    """Is a NaN result a failure rather than a pass (NaN comparisons are always False)?"""
+    verdict = compare_values(torch.full((2, 2), float("nan")), torch.ones(2, 2), 1e-3, {}, "hint")
+    assert verdict.status == "failed"
+
+
+def test_python_loops_found_in_source() -> None:
+    """Are for/while loops and comprehensions found, and straight-line code not?"""
+    assert python_loops("def f(x):\n    for i in range(3):\n        x = x + i\n    return x\n") == [2]
+    assert python_loops("def f(x):\n    return sum(v for v in x)\n") == [2]
+    assert python_loops("def f(x):\n    return x[1:] - x[:-1]\n") == []
+
+
+def test_checks_cover_both_notebooks() -> None:
+    """Does every graded function of both notebooks have exactly one check?"""
+    names = [c.function for nb in ("NetworkVisualization", "StyleTransfer") for c in checks_for(nb)]
+    assert sorted(names) == sorted(CHECKS)

@@ -1,0 +1,52 @@
+"""The command line: argument parsing and rerun skipping (results already written are kept)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from autograder.cli import build_parser, main
+from autograder.grading import result_name
+from autograder.results import SubmissionResult
+from autograder.submission import discover_submissions
+
+
+def test_parser_knows_every_command() -> None:
+    """Does the parser accept grade/references/release/demo with their options?"""
+    parser = build_parser()
+    args = parser.parse_args(["grade", "subs", "--out", "o", "--workers", "2", "--force", "--references", "public"])
+    assert args.workers == 2 and args.force and args.references == "public"
+    assert parser.parse_args(["references", "--hidden", "--seed", "3", "--out", "h.pt"]).seed == 3
+    assert parser.parse_args(["release"]).command == "release"
+    assert parser.parse_args(["demo", "--out", "d"]).command == "demo"
+
+
+def test_hidden_references_need_seed_and_out(capsys) -> None:
+    """Does `references --hidden` without --seed/--out stop with a clear message?"""
+    assert main(["references", "--hidden"]) == 2
+    assert "--seed" in capsys.readouterr().err
+
+
+def test_rerun_skips_graded_submissions(tmp_path, capsys) -> None:
+    """Does a second run skip a submission whose result is already written (no sandbox started)?"""
+    from notebook_builders import REPO
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(REPO / "notebooks" / "StyleTransfer.ipynb", subs / "ada.ipynb")
+    (submission,) = discover_submissions(subs, tmp_path / "work")
+    out = tmp_path / "out"
+    (out / "results").mkdir(parents=True)
+    done = SubmissionResult(submission.student, submission.assignment, 11.0, 11.0, [], [], "earlier")
+    (out / "results" / f"{result_name(submission)}.json").write_text(done.to_json())
+    assert main(["grade", str(subs), "--out", str(out), "--references", "public", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "0 graded, 1 already graded" in printed
+    assert (out / "gradebook.csv").read_text().splitlines()[1].startswith(submission.student)
+
+
+def test_unknown_reference_set_is_refused() -> None:
+    """Is a reference set other than public/hidden refused?"""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["grade", "x", "--out", "o", "--references", "secret"])

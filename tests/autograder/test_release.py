@@ -1,0 +1,52 @@
+"""The student release: notebooks/ in sync with solutions/, and no solution line anywhere in it."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from notebook_builders import REPO
+
+from autograder.release import NOTEBOOK_NAMES, leaked_solution_lines, release_differences, release_note
+
+
+def test_release_is_up_to_date() -> None:
+    """Is notebooks/ what `make release` would generate from solutions/ today?"""
+    differences = release_differences()
+    assert not differences, "notebooks/ is out of date, run `make release`:\n" + "\n".join(differences)
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
+def test_no_solution_line_leaks(name: str) -> None:
+    """Does no line between BEGIN/END SOLUTION or HIDDEN TESTS appear in the student file, metadata included?"""
+    leaked = leaked_solution_lines(REPO / "notebooks" / f"{name}.ipynb", REPO / "solutions" / f"{name}.ipynb")
+    assert not leaked
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
+def test_student_notebook_shape(name: str) -> None:
+    """Does the student notebook start with the do-not-edit note, keep the markers with `pass`, carry no outputs?"""
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    assert nb.cells[0].source == release_note(name)
+    text = json.dumps(nb)
+    assert "START OF YOUR CODE" in text and "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            assert "pass" in cell.source
+
+
+def test_leak_detector_catches_a_leak(tmp_path) -> None:
+    """Would the leak test notice a solution line copied into a student notebook's metadata?"""
+    name = NOTEBOOK_NAMES[1]
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    solution = nbformat.read(REPO / "solutions" / f"{name}.ipynb", as_version=4)
+    from autograder.release import secret_lines
+
+    secret = sorted(secret_lines(solution))[0]
+    nb.metadata["note"] = secret
+    leaky = tmp_path / "leaky.ipynb"
+    nbformat.write(nb, leaky)
+    assert leaked_solution_lines(leaky, REPO / "solutions" / f"{name}.ipynb") == [secret]

@@ -1,0 +1,155 @@
+"""Tests of autograder.submission: finding and reading submissions without ever raising."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from autograder.submission import discover_submissions, guess_assignment, read_notebook
+
+
+def write_nb(path: Path, *sources: str) -> Path:
+    """Write a small v4 notebook with one code cell per source."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(new_notebook(cells=[new_code_cell(s) for s in sources]), path)
+    return path
+
+
+def test_nbgrader_layout(tmp_path: Path) -> None:
+    """Are student and assignment taken from nbgrader's submitted/<student>/<assignment>/ folders?"""
+    write_nb(
+        tmp_path / "submitted" / "alice" / "NetworkVisualization" / "NetworkVisualization.ipynb", "x = 1"
+    )
+    write_nb(tmp_path / "submitted" / "bob" / "StyleTransfer" / "StyleTransfer.ipynb", "x = 1")
+    subs = discover_submissions(tmp_path, tmp_path / "work")
+    assert [(s.student, s.assignment) for s in subs] == [
+        ("alice", "NetworkVisualization"),
+        ("bob", "StyleTransfer"),
+    ]
+    assert all(s.notebook is not None and s.problems == [] for s in subs)
+
+
+def test_folder_of_notebooks_guesses_assignment(tmp_path: Path) -> None:
+    """In a plain folder, is the student the file stem and the assignment guessed from the functions?"""
+    write_nb(tmp_path / "carol.ipynb", "def gram_matrix(features, normalize=True):\n    pass")
+    (sub,) = discover_submissions(tmp_path, tmp_path / "work")
+    assert (sub.student, sub.assignment) == ("carol", "StyleTransfer")
+    assert any("guessed" in p for p in sub.problems)
+
+
+def test_zip_submission(tmp_path: Path) -> None:
+    """Is a zipped notebook unpacked into the work folder, with the zip's stem as the student?"""
+    nb_path = write_nb(tmp_path / "src" / "NetworkVisualization.ipynb", "x = 1")
+    archive = tmp_path / "subs" / "dave.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(nb_path, "homework/NetworkVisualization.ipynb")
+        z.writestr("__MACOSX/._NetworkVisualization.ipynb", "junk")
+        z.writestr("../../evil.ipynb", "{}")
+    subs = discover_submissions(archive.parent, tmp_path / "work")
+    assert [(s.student, s.assignment) for s in subs if s.notebook is not None] == [
+        ("dave", "NetworkVisualization")
+    ]
+    assert all((tmp_path / "work") in s.path.parents for s in subs)
+    assert not (tmp_path / "evil.ipynb").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "empty file"),
+        (b"this is not json", "not valid JSON"),
+        (b'{"hello": "world"}', "not a Jupyter notebook"),
+        (b"[1, 2, 3]", "not a Jupyter notebook"),
+        (b'{"nbformat": 4, "cells": 5}', "not a list"),
+        (b'{"nbformat": 99, "nbformat_minor": 0, "cells": [], "metadata": {}}', "version 99"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+    ],
+)
+def test_broken_files_become_problems(tmp_path: Path, content: bytes, words: str) -> None:
+    """Does each kind of unreadable file give a Submission with a plain problem instead of raising?"""
+    path = tmp_path / "NetworkVisualization.ipynb"
+    path.write_bytes(content)
+    (sub,) = discover_submissions(path, tmp_path / "work")
+    assert sub.notebook is None
+    assert sub.assignment == "NetworkVisualization"
+    assert any(words in p for p in sub.problems), sub.problems
+
+
+def test_zip_without_notebook_and_bad_zip(tmp_path: Path) -> None:
+    """Are a zip holding no notebook and a corrupt zip each reported as a problem?"""
+    with zipfile.ZipFile(tmp_path / "erin.zip", "w") as z:
+        z.writestr("notes.txt", "no notebook here")
+    (tmp_path / "frank.zip").write_bytes(b"PK\x03\x04 definitely not a zip")
+    subs = discover_submissions(tmp_path, tmp_path / "work")
+    problems = {s.student: s.problems for s in subs}
+    assert any("holds no notebook" in p for p in problems["erin"])
+    assert any("not a readable zip" in p for p in problems["frank"])
+
+
+def test_nbformat_v3_is_converted(tmp_path: Path) -> None:
+    """Is an nbformat v3 notebook converted to v4 and its code kept?"""
+    v3 = {
+        "nbformat": 3,
+        "nbformat_minor": 0,
+        "metadata": {"name": ""},
+        "worksheets": [
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "input": "def tv_loss(img, w):\n    return 0",
+                        "language": "python",
+                        "outputs": [],
+                        "metadata": {},
+                    }
+                ],
+                "metadata": {},
+            }
+        ],
+    }
+    path = tmp_path / "StyleTransfer.ipynb"
+    path.write_text(json.dumps(v3))
+    nb, problems = read_notebook(path)
+    assert nb is not None and nb.nbformat == 4
+    assert "def tv_loss" in nb.cells[0].source
+    assert any("v3" in p for p in problems)
+
+
+def test_huge_outputs_are_dropped(tmp_path: Path) -> None:
+    """Are outputs left in the notebook dropped on reading, with a note when they were large?"""
+    cell = new_code_cell("def content_loss(w, a, b):\n    return 0")
+    cell.outputs = [new_output("stream", name="stdout", text="x" * (12 * 2**20))]
+    path = tmp_path / "StyleTransfer.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), path)
+    nb, problems = read_notebook(path)
+    assert nb is not None and nb.cells[0].outputs == []
+    assert any("MB of outputs" in p for p in problems)
+
+
+def test_duplicate_grade_ids_reported(tmp_path: Path) -> None:
+    """Are duplicated nbgrader grade_ids reported (and the notebook still read)?"""
+    cells = [new_code_cell("def f():\n    return 1"), new_code_cell("def f():\n    return 2")]
+    for cell in cells:
+        cell.metadata["nbgrader"] = {"solution": True, "grade_id": "f", "grade": False}
+    path = tmp_path / "NetworkVisualization.ipynb"
+    nbformat.write(new_notebook(cells=cells), path)
+    nb, problems = read_notebook(path)
+    assert nb is not None and len(nb.cells) == 2
+    assert any("duplicated" in p and "f" in p for p in problems)
+
+
+def test_guess_assignment_none_for_unrelated() -> None:
+    """Is no assignment guessed for a notebook defining none of the graded functions?"""
+    assert guess_assignment(new_notebook(cells=[new_code_cell("def unrelated():\n    pass")])) is None
+
+
+def test_missing_path_raises_clearly(tmp_path: Path) -> None:
+    """Does a path that does not exist raise an error saying what to give instead?"""
+    with pytest.raises(FileNotFoundError, match="give a notebook"):
+        discover_submissions(tmp_path / "nope", tmp_path / "work")
