@@ -32,7 +32,9 @@ DEMO_MISTAKES: dict[str, tuple[str, ...]] = {
 }
 
 
-def make_sample_submissions(release_dir: Path, submitted: Path, solutions_dir: Path = SOLUTIONS_DIR) -> list[Path]:
+def make_sample_submissions(
+    release_dir: Path, submitted: Path, solutions_dir: Path = SOLUTIONS_DIR
+) -> list[Path]:
     """Write the demo's three students into ``submitted/`` (nbgrader layout); return the notebooks."""
     written = []
     for name in NOTEBOOKS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,7 +21,7 @@ import torch
 
 from autograder.checks import CHECKS, NOTEBOOKS, GradingContext, checks_for
 from autograder.extraction import extract_student_code, function_source
-from autograder.references import References, inputs_digest, load_references
+from autograder.references import HIDDEN_ENV, References, inputs_digest, load_references
 from autograder.results import CheckResult, SubmissionResult
 from autograder.sandbox import Limits, Sandbox
 from autograder.submission import Submission, discover_submissions
@@ -64,6 +64,7 @@ def grade_notebook(
     reference_set: str = "hidden",
     references_dir: Path | None = None,
     references_path: Path | None = None,
+    hide: Sequence[Path] = (),
 ) -> SubmissionResult:
     """Grade one submitted notebook: run its functions in a sandbox and check each one.
 
@@ -74,6 +75,8 @@ def grade_notebook(
         references_dir: folder holding ``hidden.pt`` / ``public.pt``; default: the packaged public
             file, or ``$AUTOGRADER_HIDDEN_REFERENCES`` for hidden.
         references_path: the reference file itself (overrides ``references_dir``).
+        hide: more paths the student process must not see (e.g. the output folder). The reference
+            file in use is always hidden.
 
     Returns:
         The result; never raises for anything in the submission (problems are recorded in it).
@@ -98,7 +101,11 @@ def grade_notebook(
     chunks, problems = extract_student_code(submission.notebook, functions)
     result.problems.extend(problems)
     model = _grader_model()
-    with Sandbox(chunks, limits) as sandbox:
+    secret = references_path or (Path(references_dir) / f"{reference_set}.pt" if references_dir else None)
+    if secret is None and reference_set == "hidden" and os.environ.get(HIDDEN_ENV):
+        secret = Path(os.environ[HIDDEN_ENV])
+    hidden_paths = [*hide, *([secret] if secret is not None else [])]
+    with Sandbox(chunks, limits, hide=hidden_paths) as sandbox:
         result.problems.extend(sandbox.setup_problems)
         for function in functions:
             check = CHECKS[function]
@@ -150,6 +157,7 @@ def _write_atomic(path: Path, text: str) -> None:
 class _Job:
     submission: Submission
     out_json: Path
+    out_dir: Path
     limits: Limits | None
     reference_set: str
     references_path: Path | None
@@ -165,6 +173,7 @@ def _grade_job(job: _Job) -> tuple[str, float]:
             limits=job.limits,
             reference_set=job.reference_set,
             references_path=job.references_path,
+            hide=(job.out_dir,),
         )
     except (RuntimeError, OSError, ValueError) as exc:  # grader-side failure: record, don't lose the batch
         result = SubmissionResult(
@@ -247,7 +256,7 @@ def grade_path(
         out_json = results_dir / f"{result_name(submission)}.json"
         outputs.append(out_json)
         if force or not out_json.exists():
-            jobs.append(_Job(submission, out_json, limits, reference_set, references_path))
+            jobs.append(_Job(submission, out_json, out_dir, limits, reference_set, references_path))
 
     def done(out_json: str) -> None:
         if on_result is not None:

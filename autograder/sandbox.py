@@ -252,11 +252,10 @@ class Sandbox:
         for name in ("in", "home", "out"):
             (self._root / name).mkdir()
         (self._root / "in").chmod(0o755)
-        if self.uid is not None:
-            for name in ("home", "out"):
-                os.chown(self._root / name, self.uid, self.uid)
+        if self.uid is not None:  # the student owns its home; out/ holds only files the grader made
+            os.chown(self._root / "home", self.uid, self.uid)
         (self._root / "home").chmod(0o700)
-        (self._root / "out").chmod(0o700)
+        (self._root / "out").chmod(0o711 if self.uid is not None else 0o700)
         chunks = [{"label": c.label, "code": c.code} for c in self.chunks]
         (self._root / "in" / "chunks.json").write_text(json.dumps(chunks))
         self._start()
@@ -294,6 +293,7 @@ class Sandbox:
             "max_processes": self.limits.max_processes,
             "output_bytes": self.limits.output_bytes,
             "chunk_timeout_s": self.limits.chunk_timeout_s,
+            "tmp_mb": self.limits.file_mb,
             "grader_pid": os.getpid(),
         }
         config_path = self._root / "in" / "config.json"
@@ -455,6 +455,11 @@ class Sandbox:
         inputs.chmod(0o644)
         result = self._root / "out" / f"result{n}.pt"
         output = self._root / "out" / f"output{n}.txt"
+        for path in (result, output):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            if self.uid is not None:
+                os.fchown(fd, self.uid, self.uid)
+            os.close(fd)
         request = {
             "command": "call",
             "function": function,
@@ -486,7 +491,7 @@ class Sandbox:
         )
         outcome = self._outcome(function, result, done, timed_out)
         outcome.output = text
-        for path in (result, output, Path(str(result) + ".tmp")):
+        for path in (result, output):
             path.unlink(missing_ok=True)
         return outcome
 

@@ -125,6 +125,43 @@ def _isolate(config: dict[str, Any], protections: dict[str, str]) -> None:
             protections["private_parents"] = "emptied except " + ", ".join(exposed)
     except OSError as exc:
         protections["private_parents"] = f"not handled ({exc})"
+    try:
+        covered = _private_tmp(config)
+        protections["private_tmp"] = ", ".join(covered) + f" (tmpfs, {config['tmp_mb']} MiB each)"
+    except OSError as exc:
+        protections["private_tmp"] = f"off ({exc})"
+
+
+def _private_tmp(config: dict[str, Any]) -> list[str]:
+    """Size-limited private tmpfs over /tmp, /var/tmp and /dev/shm, so writes cannot fill the disk.
+
+    The sandbox folder's ``in`` and ``out`` (shared with the grader) are bind-mounted back through
+    file descriptors opened before the tmpfs hides them; ``home`` is a fresh folder on the tmpfs.
+    """
+    home = config["home"]
+    root = os.path.dirname(home)
+    shared = {name: os.open(os.path.join(root, name), os.O_PATH | os.O_DIRECTORY) for name in ("in", "out")}
+    covered = []
+    try:
+        for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
+            if not os.path.isdir(tmp) or os.path.islink(tmp):
+                continue
+            size = config["tmp_mb"] if tmp != "/dev/shm" else min(64, config["tmp_mb"])
+            _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
+            covered.append(tmp)
+            if root.startswith(tmp.rstrip("/") + "/"):
+                for name, fd in shared.items():
+                    path = os.path.join(root, name)
+                    os.makedirs(path, mode=0o755, exist_ok=True)
+                    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND, None)
+                os.makedirs(home, mode=0o700, exist_ok=True)
+                if config.get("uid") is not None:
+                    os.chown(home, config["uid"], config["uid"])
+                os.chmod(root, 0o755)
+    finally:
+        for fd in shared.values():
+            os.close(fd)
+    return covered
 
 
 def _needed_paths() -> list[str]:
@@ -264,7 +301,7 @@ def _child(
     """Body of one call's process: never returns."""
     os.setsid()
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the zygote
-    out = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    out = os.open(request["output"], os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)  # made by the grader
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(out)
@@ -320,12 +357,13 @@ def _child(
         pass
     try:
         resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
-        tmp = request["result"] + ".tmp"
-        try:
-            torch.save(result, tmp)
+        try:  # into the file the grader made (the student cannot create files there)
+            torch.save(result, request["result"])
         except BaseException as exc:
-            torch.save({"status": "bad_output", "message": f"the result could not be saved: {exc}"}, tmp)
-        os.rename(tmp, request["result"])
+            torch.save(
+                {"status": "bad_output", "message": f"the result could not be saved: {exc}"},
+                request["result"],
+            )
     except BaseException:
         os._exit(EXIT_INTERNAL)
     os._exit(EXIT_DONE)

@@ -257,7 +257,7 @@ def show_style_transfer(
         gridspec_kw={"width_ratios": widths},
         squeeze=False,
     )
-    for ax, (pic, title) in zip(axes[0], pics):
+    for ax, (pic, title) in zip(axes[0], pics, strict=False):
         ax.imshow(pic)
         ax.set_title(title, fontsize=9)
         ax.axis("off")

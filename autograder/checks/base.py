@@ -111,6 +111,11 @@ ERROR_HINTS: tuple[tuple[str, str], ...] = (
         "with `.grad.zero_()` rather than replacing the tensor.",
     ),
     ("unsupported operand type(s)", "An operand is None: is every variable assigned before it is used?"),
+    (
+        "Trying to backward through the graph a second time",
+        "A target still carries the graph of an earlier step: compute targets (content features, style "
+        "Gram matrices) once and .detach() them, or compute them under torch.no_grad().",
+    ),
 )
 
 

@@ -15,7 +15,9 @@ from autograder.submission import discover_submissions
 def test_parser_knows_every_command() -> None:
     """Does the parser accept grade/references/release/demo with their options?"""
     parser = build_parser()
-    args = parser.parse_args(["grade", "subs", "--out", "o", "--workers", "2", "--force", "--references", "public"])
+    args = parser.parse_args(
+        ["grade", "subs", "--out", "o", "--workers", "2", "--force", "--references", "public"]
+    )
     assert args.workers == 2 and args.force and args.references == "public"
     assert parser.parse_args(["references", "--hidden", "--seed", "3", "--out", "h.pt"]).seed == 3
     assert parser.parse_args(["release"]).command == "release"

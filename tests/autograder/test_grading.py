@@ -15,7 +15,15 @@ pytestmark = pytest.mark.slow
 
 #: A student whose gram_matrix kills its process and whose tv_loss never returns.
 HOSTILE = (
-    Mistake("exit", "StyleTransfer", "gram_matrix", r"N, C, H, W = features\.shape", "import os; os._exit(3)", "", ""),
+    Mistake(
+        "exit",
+        "StyleTransfer",
+        "gram_matrix",
+        r"N, C, H, W = features\.shape",
+        "import os; os._exit(3)",
+        "",
+        "",
+    ),
     Mistake("hang", "StyleTransfer", "tv_loss", r"dh = ", "while True:\n        pass\n    dh = ", "", ""),
 )
 
@@ -37,7 +45,9 @@ def graded(tmp_path_factory):
         chosen = [m for m in MISTAKES if m.name in DEMO_MISTAKES[name]]
         _write(apply_mistakes(solution_nb(name), chosen), subs, "mistakes", name)
     _write(apply_mistakes(solution_nb("StyleTransfer"), HOSTILE), subs, "hostile", "StyleTransfer")
-    run = grade_path(subs, root / "out", workers=2, reference_set="public", limits=Limits(timeout_s=20), progress=False)
+    run = grade_path(
+        subs, root / "out", workers=2, reference_set="public", limits=Limits(timeout_s=20), progress=False
+    )
     return {(r.student, c.function): c for r in run.results for c in r.checks}, run, root
 
 

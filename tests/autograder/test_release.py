@@ -8,25 +8,38 @@ import nbformat
 import pytest
 from notebook_builders import REPO
 
-from autograder.release import NOTEBOOK_NAMES, leaked_solution_lines, release_differences, release_note
+from autograder.release import (
+    NOTEBOOK_NAMES,
+    leaked_solution_lines,
+    release_differences,
+    release_note,
+    stale_notebooks,
+)
 
 
 def test_release_is_up_to_date() -> None:
-    """Is notebooks/ what `make release` would generate from solutions/ today?"""
+    """Was notebooks/ generated from today's solutions/ (digest recorded in each student notebook)?"""
+    stale = stale_notebooks()
+    assert not stale, "\n".join(stale)
+
+
+@pytest.mark.slow
+def test_release_regenerates_identically() -> None:
+    """Is notebooks/ exactly what nbgrader generates from solutions/ today, cell by cell?"""
     differences = release_differences()
     assert not differences, "notebooks/ is out of date, run `make release`:\n" + "\n".join(differences)
 
 
 @pytest.mark.parametrize("name", NOTEBOOK_NAMES)
 def test_no_solution_line_leaks(name: str) -> None:
-    """Does no line between BEGIN/END SOLUTION or HIDDEN TESTS appear in the student file, metadata included?"""
+    """Does no line between BEGIN/END SOLUTION or HIDDEN TESTS appear in the student file (metadata too)?"""
     leaked = leaked_solution_lines(REPO / "notebooks" / f"{name}.ipynb", REPO / "solutions" / f"{name}.ipynb")
     assert not leaked
 
 
 @pytest.mark.parametrize("name", NOTEBOOK_NAMES)
 def test_student_notebook_shape(name: str) -> None:
-    """Does the student notebook start with the do-not-edit note, keep the markers with `pass`, carry no outputs?"""
+    """Does the student notebook start with the do-not-edit note, keep `pass` markers, carry no outputs?"""
     nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
     assert nb.cells[0].source == release_note(name)
     text = json.dumps(nb)

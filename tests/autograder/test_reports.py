@@ -7,18 +7,35 @@ import io
 import json
 
 from autograder.checks import CHECKS
-from autograder.reports import feedback_html, feedback_markdown, gradebook_csv, gradescope_results, write_reports
+from autograder.reports import (
+    feedback_html,
+    feedback_markdown,
+    gradebook_csv,
+    gradescope_results,
+    write_reports,
+)
 from autograder.results import CheckResult, SubmissionResult
 
 
 def _result(student: str = "ada", assignment: str = "StyleTransfer") -> SubmissionResult:
     checks = [
-        CheckResult("content_loss", "hidden", 2.0, 2.0, "passed", "rel_error 1.0e-08 < 1e-03", "", 1e-8, 1e-3),
         CheckResult(
-            "gram_matrix", "hidden", 1.5, 3.0, "partial", "rel_error 9.9e-01 >= 1e-03; looks like: not normalized",
-            "Divide by H * W * C", 0.99, 1e-3,
+            "content_loss", "hidden", 2.0, 2.0, "passed", "rel_error 1.0e-08 < 1e-03", "", 1e-8, 1e-3
         ),
-        CheckResult("style_loss", "hidden", 0.0, 3.0, "timeout", "style_loss ran out of time", "", None, None),
+        CheckResult(
+            "gram_matrix",
+            "hidden",
+            1.5,
+            3.0,
+            "partial",
+            "rel_error 9.9e-01 >= 1e-03; looks like: not normalized",
+            "Divide by H * W * C",
+            0.99,
+            1e-3,
+        ),
+        CheckResult(
+            "style_loss", "hidden", 0.0, 3.0, "timeout", "style_loss ran out of time", "", None, None
+        ),
         CheckResult("tv_loss", "hidden", 0.0, 3.0, "not_implemented", "NOT IMPLEMENTED YET", ""),
     ]
     return SubmissionResult(student, assignment, 3.5, 11.0, checks, ["cell 3 was skipped"], "x.ipynb")
@@ -33,7 +50,10 @@ def test_json_round_trip() -> None:
 def test_gradebook_has_one_row_per_student_and_a_column_per_function() -> None:
     """Does the gradebook merge a student's notebooks into one row with per-function columns and total?"""
     other = SubmissionResult(
-        "ada", "NetworkVisualization", 4.0, 12.0,
+        "ada",
+        "NetworkVisualization",
+        4.0,
+        12.0,
         [CheckResult("compute_saliency_maps", "hidden", 4.0, 4.0, "passed", "ok")],
     )
     rows = list(csv.DictReader(io.StringIO(gradebook_csv([_result(), other, _result("bob")]))))
@@ -53,7 +73,7 @@ def test_feedback_lists_points_error_threshold_and_hint() -> None:
 
 
 def test_gradescope_schema() -> None:
-    """Does results.json follow Gradescope's spec: score, tests with name/score/max_score/output/visibility?"""
+    """Does results.json follow Gradescope's spec (score; tests with name, score, max_score, output...)?"""
     data = gradescope_results([_result()])
     json.dumps(data)
     assert data["score"] == 3.5

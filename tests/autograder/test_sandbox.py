@@ -23,6 +23,7 @@ STUDENT_CODE = textwrap.dedent(
     """
     import os, sys, time
     import torch
+    import matplotlib.pyplot as plt  # imports stdlib modules the student process had not loaded yet
 
     def gram(x):
         return x.flatten(2) @ x.flatten(2).transpose(1, 2)
@@ -81,7 +82,7 @@ STUDENT_CODE = textwrap.dedent(
         return model(torch.zeros(1, 3, 32, 32)).abs().sum().item()
 
     def connect():
-        import socket
+        import socket, encodings.idna
         with socket.socket() as s:
             s.settimeout(2)
             s.connect(("1.1.1.1", 80))
@@ -154,7 +155,7 @@ def test_model_sentinel_gives_pristine_model(box: Sandbox, model: torch.nn.Modul
 
 def test_saliency_with_model_matches_grader(box: Sandbox, model: torch.nn.Module) -> None:
     """Does a gradient through the model computed in the sandbox equal the grader's own?"""
-    X, y = torch.randn(2, 3, 64, 64), torch.tensor([1, 2])
+    X, y = torch.randn(1, 3, 32, 32), torch.tensor([1])
     outcome = box.run("saliency", Call((X, y, MODEL)))
     Xg = X.clone().requires_grad_()
     model(Xg).gather(1, y[:, None]).sum().backward()

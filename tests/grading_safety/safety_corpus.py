@@ -1,12 +1,14 @@
-"""Builders of the hostile-submission corpus: broken files and hostile functions, made from the solutions.
+"""Builders of the grading-safety corpus: broken files and hostile functions, made from the solutions.
 
 Every case is built programmatically (nothing large is committed): take a solution notebook from
 ``solutions/`` and replace one function's solution region (between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION``) with broken or hostile code, or damage the file itself.
 
-:data:`HOSTILE` maps a case name to ``(notebook, function, body)``: the body replaces the solution
-of ``function``. A hostile function must never score more than the same notebook with that function
-left as the stub, and must not change any other function's score.
+Case code may hold placeholders filled by :func:`build_corpus` from ``values``: ``{TOKEN}`` (a
+unique string: every process a case spawns carries it in its command line, every file it writes
+carries it in its name), ``{OUT}`` (the grader's output folder), ``{REPO}``, ``{CANARY}`` (a file in
+the repository that must survive), ``{REFS}`` (the reference file) and ``{PORT}`` (a local TCP
+server that must receive nothing).
 """
 
 from __future__ import annotations
@@ -16,44 +18,43 @@ import json
 import re
 import textwrap
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 __all__ = [
     "BROKEN",
+    "CASES",
+    "FUNCTIONS",
     "HOSTILE",
-    "POINTS",
     "REPO",
-    "BrokenCase",
+    "Case",
+    "build_corpus",
     "replace_solution",
     "solution_notebook",
-    "stub",
-    "write_hostile",
+    "stub_notebook",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: Points per function (nbgrader test cells of the solution notebooks).
-POINTS: dict[str, dict[str, float]] = {}
+#: Graded functions per notebook, in grading order.
+FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "NetworkVisualization": (
+        "compute_saliency_maps",
+        "make_fooling_image",
+        "class_visualization_update_step",
+    ),
+    "StyleTransfer": ("content_loss", "gram_matrix", "style_loss", "tv_loss"),
+}
+
+_REGION = re.compile(r"^( *)### BEGIN SOLUTION\n.*?^ *### END SOLUTION\n", flags=re.M | re.S)
 
 
 def solution_notebook(name: str) -> nbformat.NotebookNode:
-    """The solution notebook ``solutions/<name>.ipynb``."""
+    """The solution notebook ``solutions/<name>.ipynb`` (a fresh copy)."""
     return nbformat.read(REPO / "solutions" / f"{name}.ipynb", as_version=4)
-
-
-def _points(name: str) -> dict[str, float]:
-    if name not in POINTS:
-        nb = solution_notebook(name)
-        POINTS[name] = {
-            c.metadata["nbgrader"]["grade_id"].removeprefix("test_"): float(c.metadata["nbgrader"]["points"])
-            for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade")
-        }
-    return POINTS[name]
 
 
 def solution_cell(nb: nbformat.NotebookNode, function: str) -> nbformat.NotebookNode:
@@ -65,34 +66,101 @@ def solution_cell(nb: nbformat.NotebookNode, function: str) -> nbformat.Notebook
 
 
 def replace_solution(nb: nbformat.NotebookNode, function: str, body: str) -> nbformat.NotebookNode:
-    """A copy of ``nb`` whose solution region of ``function`` holds ``body`` (dedented code)."""
+    """A copy of ``nb`` whose solution region of ``function`` holds ``body`` (code, any indentation)."""
     nb = copy.deepcopy(nb)
     cell = solution_cell(nb, function)
-    match = re.search(r"^( *)### BEGIN SOLUTION\n.*?^ *### END SOLUTION\n", cell.source, flags=re.M | re.S)
-    assert match, f"no solution region in {function}"
+    match = _REGION.search(cell.source)
+    if match is None:
+        raise ValueError(f"no ### BEGIN/END SOLUTION region in the cell of {function}")
     indent = match.group(1)
-    region = f"{indent}### BEGIN SOLUTION\n{textwrap.indent(textwrap.dedent(body).strip(), indent)}\n"
-    region += f"{indent}### END SOLUTION\n"
+    code = textwrap.indent(textwrap.dedent(body).strip("\n"), indent)
+    region = f"{indent}### BEGIN SOLUTION\n{code}\n{indent}### END SOLUTION\n"
     cell.source = cell.source[: match.start()] + region + cell.source[match.end() :]
     return nb
 
 
-def stub(nb: nbformat.NotebookNode, function: str) -> nbformat.NotebookNode:
-    """``nb`` with ``function`` left as in the student version (``pass``)."""
-    return replace_solution(nb, function, "pass")
+def stub_notebook(name: str) -> nbformat.NotebookNode:
+    """The released student version's code: every solution region is ``raise NotImplementedError()``."""
+    nb = solution_notebook(name)
+    for function in FUNCTIONS[name]:
+        nb = replace_solution(nb, function, "raise NotImplementedError()")
+    return nb
 
 
-# --------------------------------------------------------------------------- hostile functions
+def _fill(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+@dataclass(frozen=True)
+class Case:
+    """One corpus submission and what grading it must give.
+
+    Attributes:
+        name: the case (also the student's name in the corpus).
+        notebook: the assignment.
+        make: writes the submission to a path, given the placeholder values.
+        expect: per function, ``"full"`` (full marks), ``"zero"`` or ``"stub"`` (no more than the stub).
+        target: the function the case attacks or breaks, if one.
+        statuses: accepted check statuses of ``target`` (empty: any).
+        problem: text expected in the submission's problems (lower-case match), if any.
+        needs: the sandbox protection the case relies on (``"uid"``, ``"network"``,
+            ``"hidden_paths"``), skipped where that protection is not active.
+        filename: the submitted file's name (default ``<notebook>.ipynb``).
+    """
+
+    name: str
+    notebook: str
+    make: Callable[[Path, dict[str, str]], None]
+    expect: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    statuses: tuple[str, ...] = ()
+    problem: str | None = None
+    needs: str | None = None
+    filename: str | None = None
+
+    def build(self, path: Path, values: dict[str, str]) -> None:
+        """Write the submission to ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.make(path, values)
+
+
+def _notebook_maker(
+    notebook: str, change: Callable[[nbformat.NotebookNode], nbformat.NotebookNode]
+) -> Callable[[Path, dict[str, str]], None]:
+    def make(path: Path, values: dict[str, str]) -> None:
+        nb = change(solution_notebook(notebook))
+        for cell in nb.cells:
+            cell.source = _fill(cell.source, values)
+        nbformat.write(nb, path)
+
+    return make
+
+
+def _hostile(notebook: str, function: str, body: str) -> Callable[[Path, dict[str, str]], None]:
+    return _notebook_maker(notebook, lambda nb: replace_solution(nb, function, body))
+
+
+def _full(notebook: str) -> dict[str, str]:
+    return dict.fromkeys(FUNCTIONS[notebook], "full")
+
+
+def _lost(notebook: str, *functions: str) -> dict[str, str]:
+    return {f: ("zero" if f in functions else "full") for f in FUNCTIONS[notebook]}
+
+
+# --------------------------------------------------------------------------- hostile function bodies
 _READ_REFERENCES = """
 import glob, os
 import torch
 import autograder
-paths = glob.glob(os.path.join(os.path.dirname(autograder.__file__), "references", "*.pt"))
-paths += [os.environ.get("AUTOGRADER_HIDDEN_REFERENCES", "")]
+paths = ["{REFS}", os.environ.get("AUTOGRADER_HIDDEN_REFERENCES", "")]
+for folder in autograder.__path__:
+    paths += glob.glob(os.path.join(str(folder), "references", "*.pt"))
 for path in paths:
     try:
-        entries = torch.load(path, weights_only=True)["entries"]
-        return entries["content_loss"]["expected"]
+        return torch.load(path, weights_only=True)["entries"]["content_loss"]["expected"]
     except Exception:
         pass
 return None
@@ -100,24 +168,22 @@ return None
 
 _TAMPER_FILES = """
 import glob, os
-out = os.environ.get("TAMPER_OUT_DIR", "{out_dir}")
-for path in glob.glob(os.path.join(out, "**", "*.json"), recursive=True):
+for path in glob.glob(os.path.join("{OUT}", "**", "*.json"), recursive=True):
     try:
         with open(path, "w") as f:
-            f.write('{{"score": 1000}}')
+            f.write('{"score": 1000}')
     except OSError:
         pass
-for path in [os.path.join(out, "owned.txt"), "{repo}/OWNED.txt"]:
+for folder in ["{OUT}", "{OUT}/results", "{REPO}"]:
     try:
-        with open(path, "w") as f:
+        with open(os.path.join(folder, "evil-{TOKEN}.json"), "w") as f:
             f.write("owned")
     except OSError:
         pass
-for path in ["{repo}/README.md", "{repo}/solutions/StyleTransfer.ipynb"]:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
+try:
+    os.remove("{CANARY}")
+except OSError:
+    pass
 return None
 """
 
@@ -157,9 +223,10 @@ return torch.zeros(()).as_subclass(LyingTensor)
 """
 
 _SPAWN = """
-import subprocess
-subprocess.Popen(["sleep", "4321"], start_new_session=True)
-subprocess.Popen(["setsid", "sh", "-c", "sleep 4322 & sleep 4323"])
+import subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(4321)", "{TOKEN}"], start_new_session=True)
+daemon = "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    time.sleep(4322)"
+subprocess.Popen([sys.executable, "-c", daemon, "{TOKEN}"]).wait()
 return None
 """
 
@@ -191,163 +258,91 @@ return None
 
 _NETWORK = """
 import socket
-with socket.create_connection(("93.184.216.34", 80), timeout=3) as s:
-    s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
+with socket.create_connection(("127.0.0.1", {PORT}), timeout=3) as s:
+    s.sendall(b"stolen answers")
 return None
 """
 
-#: case -> (notebook, hostile function, body replacing its solution). content_loss is graded
-#: first and nothing depends on it, so any leak to the later functions would show.
-HOSTILE: dict[str, tuple[str, str, str]] = {
-    "infinite_loop": ("StyleTransfer", "content_loss", "while True:\n    pass"),
-    "sleep_forever": ("StyleTransfer", "content_loss", "import time\ntime.sleep(10**6)"),
-    "allocate_50gb": ("StyleTransfer", "content_loss", "return torch.ones(50 * 2**30, dtype=torch.uint8)"),
-    "print_1gb": ("StyleTransfer", "content_loss", "line = 'x' * 1023\nfor _ in range(2**20):\n    print(line)"),
-    "sys_exit": ("StyleTransfer", "content_loss", "import sys\nsys.exit(0)"),
-    "os_exit": ("StyleTransfer", "content_loss", "import os\nos._exit(0)"),
-    "kill_self": ("StyleTransfer", "content_loss", "import os\nos.kill(os.getpid(), 9)"),
-    "spawn_outliving_process": ("StyleTransfer", "content_loss", _SPAWN),
-    "fork_bomb": ("StyleTransfer", "content_loss", _FORK_BOMB),
-    "global_torch_state": ("StyleTransfer", "content_loss", _GLOBAL_STATE),
-    "monkeypatch_checker": ("StyleTransfer", "content_loss", _MONKEYPATCH),
-    "lying_object": ("StyleTransfer", "content_loss", _LIAR),
-    "lying_tensor_subclass": ("StyleTransfer", "content_loss", _TENSOR_LIAR),
-    "read_references": ("StyleTransfer", "content_loss", _READ_REFERENCES),
-    "tamper_files": ("StyleTransfer", "content_loss", _TAMPER_FILES),
-    "network_connection": ("StyleTransfer", "content_loss", _NETWORK),
-    "corrupt_model_weights": ("NetworkVisualization", "compute_saliency_maps", _CORRUPT_MODEL),
+_PRINT_1GB = """
+line = "x" * 1023
+for _ in range(2**20):
+    print(line)
+return None
+"""
+
+#: hostile case -> (function attacked in the StyleTransfer solution, body, accepted statuses, needs).
+#: content_loss is graded first and nothing depends on it, so any leak into later checks would show.
+HOSTILE: dict[str, tuple[str, str, tuple[str, ...], str | None]] = {
+    "infinite_loop": ("content_loss", "while True:\n    pass", ("timeout",), None),
+    "sleep_forever": ("content_loss", "import time\ntime.sleep(10**6)", ("timeout",), None),
+    "allocate_50gb": ("content_loss", "return torch.ones(50 * 2**30, dtype=torch.uint8)", ("memory",), None),
+    "print_1gb": ("content_loss", _PRINT_1GB, ("error", "timeout"), None),
+    "sys_exit": ("content_loss", "import sys\nsys.exit(0)", ("crashed",), None),
+    "os_exit": ("content_loss", "import os\nos._exit(0)", ("crashed",), None),
+    "kill_self": ("content_loss", "import os\nos.kill(os.getpid(), 9)", ("crashed",), None),
+    "spawn_outliving_process": ("content_loss", _SPAWN, (), None),
+    "fork_bomb": ("content_loss", _FORK_BOMB, ("timeout", "crashed", "error"), None),
+    "global_torch_state": ("content_loss", _GLOBAL_STATE, ("not_implemented",), None),
+    "monkeypatch_checker": ("content_loss", _MONKEYPATCH, ("failed",), None),
+    "lying_object": ("content_loss", _LIAR, ("failed",), None),
+    "lying_tensor_subclass": ("content_loss", _TENSOR_LIAR, ("failed",), None),
+    "read_references": ("content_loss", _READ_REFERENCES, ("not_implemented",), "hidden_paths"),
+    "tamper_files": ("content_loss", _TAMPER_FILES, ("not_implemented",), "uid"),
+    "network_connection": ("content_loss", _NETWORK, ("error",), "network"),
 }
 
 
-def write_hostile(case: str, folder: Path, **fmt: str) -> Path:
-    """Write the notebook of a hostile case as ``folder/<case>.ipynb``; ``fmt`` fills ``{out_dir}``, ``{repo}``."""
-    notebook, function, body = HOSTILE[case]
-    if fmt:
-        body = body.format(**fmt)
-    path = folder / f"{case}.ipynb"
-    nbformat.write(replace_solution(solution_notebook(notebook), function, body), path)
-    return path
-
-
-def stub_score(case: str) -> float:
-    """Score of the case's notebook with the hostile function left as the stub (others full)."""
-    notebook, function, _ = HOSTILE[case]
-    points = _points(notebook)
-    return sum(points.values()) - points[function]
-
-
 # --------------------------------------------------------------------------- broken submissions
-@dataclass(frozen=True)
-class BrokenCase:
-    """A damaged submission.
-
-    Attributes:
-        notebook: the assignment it is built from.
-        build: writes the submission into a folder, returns its path.
-        lost: functions expected to score zero (every other function keeps full marks);
-            ``None`` means the whole file is unreadable (score 0).
-        words: text expected in the result's problems or the lost functions' messages.
-    """
-
-    notebook: str
-    build: Callable[[Path], Path]
-    lost: tuple[str, ...] | None
-    words: str
-
-
-def _write_bytes(name: str, data: bytes) -> Callable[[Path], Path]:
-    def build(folder: Path) -> Path:
-        path = folder / name
+def _write_bytes(data: bytes) -> Callable[[Path, dict[str, str]], None]:
+    def make(path: Path, values: dict[str, str]) -> None:
         path.write_bytes(data)
-        return path
 
-    return build
-
-
-def _write_nb(name: str, change: Callable[[nbformat.NotebookNode], nbformat.NotebookNode], notebook: str):
-    def build(folder: Path) -> Path:
-        path = folder / f"{name}.ipynb"
-        nbformat.write(change(solution_notebook(notebook)), path)
-        return path
-
-    return build
+    return make
 
 
-def _v3(folder: Path) -> Path:
-    path = folder / "nbformat_v3.ipynb"
+def _v3(path: Path, values: dict[str, str]) -> None:
     path.write_text(nbformat.writes(nbformat.convert(solution_notebook("StyleTransfer"), 3), version=3))
-    return path
 
 
-def _zip_without_notebook(folder: Path) -> Path:
-    path = folder / "zip_without_notebook.zip"
+def _zip_without_notebook(path: Path, values: dict[str, str]) -> None:
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("StyleTransfer.py", "def content_loss(): pass\n")
-    return path
+        z.writestr("StyleTransfer.py", "def content_loss():\n    pass\n")
 
 
-def _zip_with_notebook(folder: Path) -> Path:
-    path = folder / "zipped_notebook.zip"
+def _zip_with_notebook(path: Path, values: dict[str, str]) -> None:
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("hw/StyleTransfer.ipynb", nbformat.writes(solution_notebook("StyleTransfer")))
-    return path
+        z.writestr("__MACOSX/hw/._StyleTransfer.ipynb", "resource fork junk")
 
 
 def _without_markers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
-        cell.source = "\n".join(line for line in cell.source.split("\n") if "YOUR CODE" not in line and "###" not in line)
+        kept = [x for x in cell.source.split("\n") if "YOUR CODE" not in x and "SOLUTION" not in x]
+        cell.source = "\n".join(kept)
     return nb
 
 
 def _moved_markers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
         lines = cell.source.split("\n")
-        markers = [line.strip() for line in lines if "YOUR CODE" in line]
+        markers = [x.strip() for x in lines if "YOUR CODE" in x]
         if markers:
-            cell.source = "\n".join([*(f"# {m}" for m in reversed(markers)), *(x for x in lines if "YOUR CODE" not in x)])
+            cell.source = "\n".join([*reversed(markers), *(x for x in lines if "YOUR CODE" not in x)])
     return nb
 
 
-def _renamed(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    cell = solution_cell(nb, "gram_matrix")
-    cell.source = cell.source.replace("def gram_matrix(", "def gram_matrix_v2(")
-    # keep style_loss working: it calls gram_matrix
-    cell.source += "\n\n\ndef gram_matrix(features):\n    return gram_matrix_v2(features, normalize=False)\n"
-    return nb
+def _edit(function: str, old: str, new: str) -> Callable[[nbformat.NotebookNode], nbformat.NotebookNode]:
+    def change(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+        cell = solution_cell(nb, function)
+        assert old in cell.source, f"{old!r} not in the cell of {function}"
+        cell.source = cell.source.replace(old, new, 1)
+        return nb
 
-
-def _renamed_tv(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    cell = solution_cell(nb, "tv_loss")
-    cell.source = cell.source.replace("def tv_loss(", "def total_variation_loss(")
-    return nb
-
-
-def _signature(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    cell = solution_cell(nb, "tv_loss")
-    cell.source = cell.source.replace("def tv_loss(img, tv_weight)", "def tv_loss(img, tv_weight, extra_required)")
-    return nb
-
-
-def _syntax_error(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    cell = solution_cell(nb, "tv_loss")
-    cell.source = cell.source.replace("### END SOLUTION", "### END SOLUTION\n    x = (1 +")
-    return nb
-
-
-def _missing_import(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    cell = solution_cell(nb, "tv_loss")
-    cell.source = "import module_that_does_not_exist\n\n" + cell.source
-    return nb
-
-
-def _raise_at_import(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    cell = solution_cell(nb, "tv_loss")
-    cell.source += "\n\nraise RuntimeError('this cell fails when run')\n"
-    return nb
+    return change
 
 
 def _reordered(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    nb.cells = [nb.cells[0], nb.cells[1], *reversed(nb.cells[2:])]
+    nb.cells = [*nb.cells[:2], *reversed(nb.cells[2:])]
     return nb
 
 
@@ -358,8 +353,7 @@ def _duplicated(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def _duplicated_stub_last(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    cell = copy.deepcopy(solution_cell(stub(nb, "tv_loss"), "tv_loss"))
-    nb.cells.append(cell)
+    nb.cells.append(copy.deepcopy(solution_cell(replace_solution(nb, "tv_loss", "pass"), "tv_loss")))
     return nb
 
 
@@ -370,68 +364,141 @@ def _huge_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def _notebook_200mb(folder: Path) -> Path:
-    """A 200 MB notebook (outputs), written without building it in memory twice."""
+def _notebook_200mb(path: Path, values: dict[str, str]) -> None:
+    """A 200 MB notebook (outputs), streamed to disk."""
     nb = solution_notebook("StyleTransfer")
-    chunk = "z" * (2**20 - 1) + "\n"
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=["@@BIG@@"])]
-    text = json.dumps(nb, indent=1)
-    head, tail = text.split('"@@BIG@@"', 1)
-    path = folder / "notebook_200mb.ipynb"
-    per_cell = 200 // sum(c.cell_type == "code" for c in nb.cells) + 1
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    for cell in code_cells:
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=["@@BIG@@"])]
+    parts = json.dumps(nb, indent=1).split('"@@BIG@@"')
+    line = json.dumps("z" * (2**20 - 1) + "\n")
+    per_cell = 200 // len(code_cells) + 1
     with path.open("w") as f:
-        parts = text.split('"@@BIG@@"')
         for i, part in enumerate(parts):
             f.write(part)
             if i < len(parts) - 1:
-                f.write(", ".join([json.dumps(chunk)] * per_cell))
-    return path
+                f.write(", ".join([line] * per_cell))
 
 
-ALL_ST = ("content_loss", "gram_matrix", "style_loss", "tv_loss")
+_ST = "StyleTransfer"
+_UNREADABLE = dict.fromkeys(FUNCTIONS[_ST], "zero")
 
-#: Broken files and damaged notebooks (StyleTransfer: fast to grade).
-BROKEN: dict[str, BrokenCase] = {
-    "not_json": BrokenCase("StyleTransfer", _write_bytes("not_json.ipynb", b"print('hello')\n"), None, "not valid JSON"),
-    "json_not_notebook": BrokenCase(
-        "StyleTransfer", _write_bytes("json_not_notebook.ipynb", b'{"cells": "none"}'), None, "not a Jupyter notebook"
+#: Broken files and damaged notebooks, built from the StyleTransfer solution (quick to grade).
+BROKEN: list[Case] = [
+    Case("not_json", _ST, _write_bytes(b"print('hello')\n"), _UNREADABLE, problem="not valid JSON"),
+    Case(
+        "json_not_notebook",
+        _ST,
+        _write_bytes(b'{"cells": "none"}'),
+        _UNREADABLE,
+        problem="not a Jupyter notebook",
     ),
-    "empty_file": BrokenCase("StyleTransfer", _write_bytes("empty_file.ipynb", b""), None, "empty file"),
-    "zip_without_notebook": BrokenCase("StyleTransfer", _zip_without_notebook, None, "holds no notebook"),
-    "nbformat_v3": BrokenCase("StyleTransfer", _v3, (), "converted"),
-    "zipped_notebook": BrokenCase("StyleTransfer", _zip_with_notebook, (), "read from"),
-    "markers_deleted": BrokenCase("StyleTransfer", _write_nb("markers_deleted", _without_markers, "StyleTransfer"), (), ""),
-    "markers_moved": BrokenCase("StyleTransfer", _write_nb("markers_moved", _moved_markers, "StyleTransfer"), (), ""),
-    "function_renamed": BrokenCase(
-        "StyleTransfer", _write_nb("function_renamed", _renamed_tv, "StyleTransfer"), ("tv_loss",), "tv_loss"
+    Case("empty_file", _ST, _write_bytes(b""), _UNREADABLE, problem="empty file"),
+    Case(
+        "zip_without_notebook",
+        _ST,
+        _zip_without_notebook,
+        _UNREADABLE,
+        problem="holds no notebook",
+        filename="StyleTransfer.zip",
     ),
-    "signature_changed": BrokenCase(
-        "StyleTransfer", _write_nb("signature_changed", _signature, "StyleTransfer"), ("tv_loss",), "extra_required"
+    Case("nbformat_v3", _ST, _v3, _full(_ST), problem="converted"),
+    Case("zip_with_notebook", _ST, _zip_with_notebook, _full(_ST), filename="StyleTransfer.zip"),
+    Case("markers_deleted", _ST, _notebook_maker(_ST, _without_markers), _full(_ST)),
+    Case("markers_moved", _ST, _notebook_maker(_ST, _moved_markers), _full(_ST)),
+    Case(
+        "function_renamed",
+        _ST,
+        _notebook_maker(_ST, _edit("tv_loss", "def tv_loss(", "def total_variation(")),
+        _lost(_ST, "tv_loss"),
+        target="tv_loss",
+        statuses=("missing",),
+        problem="tv_loss is not defined",
     ),
-    "renamed_with_wrapper": BrokenCase(
-        "StyleTransfer", _write_nb("renamed_with_wrapper", _renamed, "StyleTransfer"), ("gram_matrix",), "gram_matrix"
+    Case(
+        "signature_changed",
+        _ST,
+        _notebook_maker(
+            _ST, _edit("tv_loss", "def tv_loss(img, tv_weight)", "def tv_loss(img, tv_weight, extra)")
+        ),
+        _lost(_ST, "tv_loss"),
+        target="tv_loss",
+        statuses=("error",),
     ),
-    "syntax_error_in_cell": BrokenCase(
-        "StyleTransfer", _write_nb("syntax_error_in_cell", _syntax_error, "StyleTransfer"), ("tv_loss",), "syntax error"
+    Case(
+        "syntax_error_in_cell",
+        _ST,
+        _notebook_maker(_ST, _edit("tv_loss", "### END SOLUTION", "### END SOLUTION\n    x = (1 +")),
+        _lost(_ST, "tv_loss"),
+        target="tv_loss",
+        statuses=("missing",),
+        problem="syntax error",
     ),
-    "missing_module_import": BrokenCase(
-        "StyleTransfer", _write_nb("missing_module_import", _missing_import, "StyleTransfer"), (), "module_that_does_not"
+    Case(
+        "missing_module_import",
+        _ST,
+        _notebook_maker(
+            _ST, _edit("tv_loss", "def tv_loss(", "import module_that_does_not_exist\n\n\ndef tv_loss(")
+        ),
+        _full(_ST),
+        problem="module_that_does_not_exist",
     ),
-    "cell_raises_at_import": BrokenCase(
-        "StyleTransfer", _write_nb("cell_raises_at_import", _raise_at_import, "StyleTransfer"), (), "fails when run"
+    Case(
+        "cell_raises_at_import",
+        _ST,
+        _notebook_maker(
+            _ST,
+            _edit(
+                "tv_loss", "def tv_loss(", "raise RuntimeError('this cell fails when run')\n\n\ndef tv_loss("
+            ),
+        ),
+        _full(_ST),
+        problem="this cell fails when run",
     ),
-    "cells_reordered": BrokenCase("StyleTransfer", _write_nb("cells_reordered", _reordered, "StyleTransfer"), (), ""),
-    "cells_duplicated": BrokenCase(
-        "StyleTransfer", _write_nb("cells_duplicated", _duplicated, "StyleTransfer"), (), "duplicated"
+    Case("cells_reordered", _ST, _notebook_maker(_ST, _reordered), _full(_ST)),
+    Case("cells_duplicated", _ST, _notebook_maker(_ST, _duplicated), _full(_ST), problem="duplicated"),
+    Case(
+        "duplicate_grade_id_stub_last",
+        _ST,
+        _notebook_maker(_ST, _duplicated_stub_last),
+        _lost(_ST, "tv_loss"),
+        target="tv_loss",
+        statuses=("not_implemented",),
+        problem="duplicated",
     ),
-    "duplicate_grade_id_stub_last": BrokenCase(
-        "StyleTransfer",
-        _write_nb("duplicate_grade_id_stub_last", _duplicated_stub_last, "StyleTransfer"),
-        ("tv_loss",),
-        "duplicated",
+    Case("huge_outputs", _ST, _notebook_maker(_ST, _huge_outputs), _full(_ST), problem="outputs"),
+    Case("notebook_200mb", _ST, _notebook_200mb, _full(_ST), problem="outputs"),
+]
+
+#: Every case: broken files, hostile StyleTransfer functions, and one model-tampering case.
+CASES: list[Case] = [
+    *BROKEN,
+    *(
+        Case(name, _ST, _hostile(_ST, function, body), _lost(_ST, function), function, statuses, needs=needs)
+        for name, (function, body, statuses, needs) in HOSTILE.items()
     ),
-    "huge_outputs": BrokenCase("StyleTransfer", _write_nb("huge_outputs", _huge_outputs, "StyleTransfer"), (), "outputs"),
-    "notebook_200mb": BrokenCase("StyleTransfer", _notebook_200mb, (), "outputs"),
-}
+    Case(
+        "corrupt_model_weights",
+        "NetworkVisualization",
+        _hostile("NetworkVisualization", "compute_saliency_maps", _CORRUPT_MODEL),
+        _lost("NetworkVisualization", "compute_saliency_maps"),
+        "compute_saliency_maps",
+        ("not_implemented",),
+    ),
+]
+
+
+def build_corpus(root: Path, values: dict[str, str], cases: Sequence[Case] | None = None) -> dict[str, Path]:
+    """Write every case in nbgrader's layout ``root/submitted/<case>/<notebook>/<file>``.
+
+    Returns:
+        case name -> the submitted file.
+    """
+    written = {}
+    for case in CASES if cases is None else cases:
+        path = (
+            Path(root) / "submitted" / case.name / case.notebook / (case.filename or f"{case.notebook}.ipynb")
+        )
+        case.build(path, values)
+        written[case.name] = path
+    return written

@@ -16,9 +16,20 @@ from safety_corpus import (
     stub_notebook,
 )
 
-_VALUES = {"TOKEN": "tok", "OUT": "/nonexistent/out", "REPO": "/nonexistent/repo", "CANARY": "/x"}
-_VALUES.update(REFS="/r", PORT="9")
+_VALUES = {
+    "TOKEN": "tok",
+    "OUT": "/nonexistent/out",
+    "REPO": "/nonexistent/repo",
+    "CANARY": "/x",
+    "REFS": "/r",
+    "PORT": "9",
+}
 _SMALL = [c for c in CASES if c.name not in ("notebook_200mb", "huge_outputs")]
+
+
+def _python(source: str) -> str:
+    """Cell source with IPython magics and shell escapes commented out (as extraction does)."""
+    return "\n".join("# " + x if x.lstrip().startswith(("%", "!")) else x for x in source.split("\n"))
 
 
 def _defined(nb: nbformat.NotebookNode) -> set[str]:
@@ -26,7 +37,7 @@ def _defined(nb: nbformat.NotebookNode) -> set[str]:
     for cell in nb.cells:
         if cell.cell_type == "code":
             try:
-                tree = ast.parse(cell.source)
+                tree = ast.parse(_python(cell.source))
             except SyntaxError:
                 continue
             names |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
@@ -34,20 +45,18 @@ def _defined(nb: nbformat.NotebookNode) -> set[str]:
 
 
 def test_replace_solution_changes_only_its_region() -> None:
-    """Does replace_solution rewrite one function's solution region and leave the rest alone?"""
+    """Does replace_solution rewrite one function's solution region, indented as the region is?"""
     nb = solution_notebook("StyleTransfer")
     new = replace_solution(nb, "gram_matrix", "return 42")
     changed = [i for i, (a, b) in enumerate(zip(nb.cells, new.cells, strict=True)) if a.source != b.source]
     assert len(changed) == 1
-    assert "        return 42\n" not in new.cells[changed[0]].source  # indented as the region is
     assert "    return 42\n" in new.cells[changed[0]].source
     assert "### BEGIN SOLUTION" in new.cells[changed[0]].source
 
 
 def test_stub_notebook_raises_not_implemented() -> None:
     """Does the stub notebook hold nbgrader's NotImplementedError body for every function?"""
-    nb = stub_notebook("StyleTransfer")
-    text = "\n".join(c.source for c in nb.cells)
+    text = "\n".join(c.source for c in stub_notebook("StyleTransfer").cells)
     assert text.count("raise NotImplementedError()") == len(FUNCTIONS["StyleTransfer"])
 
 
@@ -60,8 +69,9 @@ def test_hostile_notebooks_parse_and_keep_the_other_functions(name: str, tmp_pat
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            ast.parse(cell.source)
+            ast.parse(_python(cell.source))
     assert set(FUNCTIONS["StyleTransfer"]) <= _defined(nb)
+    assert "{TOKEN}" not in "".join(c.source for c in nb.cells)
 
 
 def test_every_small_case_is_written(tmp_path) -> None:
@@ -71,3 +81,9 @@ def test_every_small_case_is_written(tmp_path) -> None:
     for name, path in written.items():
         assert path.exists(), name
         assert path.relative_to(tmp_path).parts[:2] == ("submitted", name)
+
+
+def test_case_names_are_unique() -> None:
+    """Is every case name (the student name in the batch) used once?"""
+    names = [c.name for c in CASES]
+    assert len(names) == len(set(names))

@@ -1,0 +1,114 @@
+"""Provided helpers for the Style Transfer notebook that do not depend on the students' losses.
+
+The style-transfer driver lives in the notebook, where it calls the students' ``content_loss``,
+``gram_matrix``, ``style_loss`` and ``tv_loss``; this module holds what it needs around them: a guard
+that names the loss functions still missing (instead of a deep traceback), and a SWAG-like feature
+transform to compare plain Gram matrices against.
+
+Wang et al., "Rethinking and Improving the Robustness of Image Style Transfer", CVPR 2021
+(https://arxiv.org/abs/2104.05623) explain why Gram-matrix style transfer works poorly on ResNets:
+peaky, low-entropy activations, a few channels with huge responses that dominate every Gram matrix.
+They smooth the activations with a softmax before the Gram matrix (SWAG). :func:`softmax_features`
+is such a transform (a softmax across channels at each position, with a temperature). On
+EfficientNet-Lite0 the stage outputs are linear bottlenecks with near-Gaussian statistics, and the
+transform makes them peakier; the notebook measures this and uses it only for comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+__all__ = ["DEFAULT_TEMPERATURE", "require_losses", "softmax_feature_map", "softmax_features"]
+
+#: Softmax temperature of :func:`softmax_feature_map`, in units of activation (the standard
+#: deviation of an EfficientNet-Lite0 stage output is 5 to 10).
+DEFAULT_TEMPERATURE = 8.0
+
+
+def require_losses(
+    content_loss: Callable[..., torch.Tensor],
+    gram_matrix: Callable[..., torch.Tensor],
+    style_loss: Callable[..., torch.Tensor],
+    tv_loss: Callable[..., torch.Tensor],
+) -> None:
+    """Check that the four loss functions are implemented before an expensive optimization starts.
+
+    Each function is called once on tiny random tensors; a function that raises or returns something
+    other than a tensor (the unimplemented skeleton returns ``None``) is reported by name.
+
+    Args:
+        content_loss: ``content_loss(content_weight, content_current, content_original) -> scalar``.
+        gram_matrix: ``gram_matrix(features, normalize=True) -> (N, C, C)``.
+        style_loss: ``style_loss(feats, style_layers, style_targets, style_weights) -> scalar``.
+        tv_loss: ``tv_loss(img, tv_weight) -> scalar``.
+
+    Raises:
+        NotImplementedError: naming every function that is missing or fails, and what to do.
+    """
+    generator = torch.Generator().manual_seed(0)
+    feats = torch.randn(1, 4, 5, 6, generator=generator)
+    img = torch.randn(1, 3, 8, 8, generator=generator)
+    calls: dict[str, Callable[[], object]] = {
+        "content_loss": lambda: content_loss(1.0, feats, feats + 1.0),
+        "gram_matrix": lambda: gram_matrix(feats),
+        "style_loss": lambda: style_loss([feats], [0], [torch.zeros(1, 4, 4)], [1.0]),
+        "tv_loss": lambda: tv_loss(img, 1.0),
+    }
+    problems = []
+    for name, call in calls.items():
+        try:
+            result = call()
+        except Exception as exc:  # any student error becomes one readable line
+            problems.append(f"{name} raised {type(exc).__name__}: {exc}")
+            continue
+        if not isinstance(result, torch.Tensor):
+            problems.append(f"{name} returned {type(result).__name__}, not a torch.Tensor")
+    if problems:
+        raise NotImplementedError(
+            "Implement content_loss, gram_matrix, style_loss and tv_loss above first "
+            "(and run their cells):\n  " + "\n  ".join(problems)
+        )
+
+
+def softmax_feature_map(features: torch.Tensor, temperature: float = DEFAULT_TEMPERATURE) -> torch.Tensor:
+    """Transform one feature map with a softmax across channels at each spatial position (SWAG-like).
+
+    Args:
+        features: ``(N, C, H, W)`` float tensor, one layer's activations.
+        temperature: divides the activations before the softmax; larger is closer to uniform across
+            channels, smaller is peakier. Must be positive.
+
+    Returns:
+        ``(N, C, H, W)`` tensor, same dtype and device, ``C * softmax(features / temperature, dim=1)``:
+        non-negative, and the ``C`` values at each position sum to ``C`` (mean 1), so Gram matrices
+        keep a scale that does not depend on the number of channels. Differentiable.
+
+    Example:
+        >>> softmax_feature_map(torch.zeros(1, 4, 1, 2)).sum(dim=1)
+        tensor([[[4., 4.]]])
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    if features.dim() != 4:
+        raise ValueError(f"features must be (N, C, H, W), got shape {tuple(features.shape)}")
+    channels = features.shape[1]
+    return channels * torch.softmax(features / temperature, dim=1)
+
+
+def softmax_features(
+    feats: Sequence[torch.Tensor], temperature: float = DEFAULT_TEMPERATURE
+) -> list[torch.Tensor]:
+    """Apply :func:`softmax_feature_map` to every layer of a list from ``extract_features``.
+
+    Args:
+        feats: feature maps, each ``(N, C_l, H_l, W_l)``, e.g. the list returned by
+            :func:`course_utils.models.extract_features`.
+        temperature: see :func:`softmax_feature_map`.
+
+    Returns:
+        A new list of the same length with the transformed maps (indices keep their meaning, so
+        ``style_layers`` still index into it).
+    """
+    return [softmax_feature_map(f, temperature) for f in feats]
