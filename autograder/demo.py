@@ -33,11 +33,14 @@ DEMO_MISTAKES: dict[str, tuple[str, ...]] = {
 
 
 def make_sample_submissions(
-    release_dir: Path, submitted: Path, solutions_dir: Path = SOLUTIONS_DIR
+    release_dir: Path,
+    submitted: Path,
+    solutions_dir: Path = SOLUTIONS_DIR,
+    names: tuple[str, ...] = NOTEBOOKS,
 ) -> list[Path]:
     """Write the demo's three students into ``submitted/`` (nbgrader layout); return the notebooks."""
     written = []
-    for name in NOTEBOOKS:
+    for name in names:
         solution = nbformat.read(solutions_dir / f"{name}.ipynb", as_version=4)
         chosen = [m for m in mistakes_for(name) if m.name in DEMO_MISTAKES[name]]
         versions = {
@@ -64,11 +67,19 @@ def run_demo(out: Path | None = None, workers: int = 2) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     release_dir = out / "release"
     print(f"1/3 generating the student release with nbgrader into {release_dir}")
-    generate_release(release_dir)
+    released = []
+    for name in NOTEBOOKS:
+        try:
+            generate_release(release_dir, names=(name,))
+            released.append(name)
+        except RuntimeError as exc:  # nbgrader refused the notebook: show why, demo the others
+            print(f"    skipping {name}: {str(exc).splitlines()[0]}")
+    if not released:
+        raise RuntimeError("nbgrader refused every solution notebook; see the messages above")
     submitted = out / "submitted"
     shutil.rmtree(submitted, ignore_errors=True)
     print(f"2/3 writing sample submissions into {submitted}")
-    make_sample_submissions(release_dir, submitted)
+    make_sample_submissions(release_dir, submitted, names=tuple(released))
     grades = out / "grades"
     print(f"3/3 grading them ({workers} workers, public references) into {grades}")
     run = grade_path(submitted, grades, workers=workers, force=True, reference_set="public")

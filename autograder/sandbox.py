@@ -109,6 +109,10 @@ def validate_plain(value: Any, depth: int = 0) -> Any:
     if kind in _PLAIN_SCALARS:
         return value
     if isinstance(value, torch.Tensor):
+        if value.layout != torch.strided or value.is_quantized or value.device.type != "cpu":
+            raise TypeError(
+                f"a {value.layout} / {value.dtype} tensor came back; only dense CPU tensors are accepted"
+            )
         return value.detach().as_subclass(torch.Tensor)
     if kind in (list, tuple):
         return kind(validate_plain(v, depth + 1) for v in value)
@@ -312,7 +316,11 @@ class Sandbox:
         os.close(evt_w)
         self._cmd_w, self._evt_r = cmd_w, evt_r
         self._buffer = b""
-        event = self._next_event(time.monotonic() + self.limits.setup_timeout_s)
+        isolated = self._next_event(time.monotonic() + self.limits.setup_timeout_s)
+        event = None
+        if isolated is not None and isolated.get("event") == "isolated":
+            self.protections = {str(k): str(v) for k, v in dict(isolated.get("protections", {})).items()}
+            event = self._next_event(time.monotonic() + self.limits.setup_timeout_s)
         setup_out, truncated = _read_capped(self._root / "out" / "setup.txt", self.limits.output_bytes, None)
         self.setup_output = setup_out.decode(errors="replace") + ("\n[output truncated]" if truncated else "")
         self.start_seconds = time.perf_counter() - started
@@ -329,8 +337,8 @@ class Sandbox:
                 self._broken += " (last output: " + " | ".join(tail) + ")"
             self.setup_problems.append(self._broken)
             return
-        self.setup_problems = [str(p) for p in event.get("problems", [])]
-        self.protections = {str(k): str(v) for k, v in dict(event.get("protections", {})).items()}
+        problems = event.get("problems", [])
+        self.setup_problems = [str(p)[:5000] for p in (problems if isinstance(problems, list) else [])][:100]
         self.protections.setdefault("timeout_s", str(self.limits.timeout_s))
         self.protections.setdefault("output_bytes", str(self.limits.output_bytes))
 

@@ -439,6 +439,8 @@ def main(argv: list[str] | None = None) -> None:
     with open(config["chunks"]) as f:
         chunks = json.load(f)
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+    # Protections are reported before any student code runs (student code could write to evt_fd).
+    _send(evt_fd, event="isolated", protections=protections, model_seconds=model_seconds)
     problems = _run_chunks(chunks, namespace, config["chunk_timeout_s"])
     sys.stdout.flush()
     sys.stderr.flush()
@@ -447,8 +449,6 @@ def main(argv: list[str] | None = None) -> None:
         evt_fd,
         event="ready",
         problems=problems,
-        protections=protections,
-        model_seconds=model_seconds,
         seconds=time.perf_counter() - started,
     )
     commands = os.fdopen(cmd_fd, "r")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import tempfile
 import time
@@ -49,13 +48,6 @@ def _nbgrader_autograde_seconds(root: Path, name: str, hidden: Path) -> float | 
     return seconds
 
 
-def _cpu_seconds() -> float:
-    """User + system CPU seconds of this process and every finished descendant."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def _batch_seconds(root: Path, per_notebook: int, workers: int, hidden: Path) -> float:
     from autograder.grading import grade_path
 
@@ -66,14 +58,16 @@ def _batch_seconds(root: Path, per_notebook: int, workers: int, hidden: Path) ->
             folder.mkdir(parents=True)
             shutil.copy(REPO / "solutions" / f"{name}.ipynb", folder / f"{name}.ipynb")
     start = time.perf_counter()
-    cpu_start = _cpu_seconds()
     run = grade_path(subs, root / f"out-{workers}", workers=workers, references_path=hidden, progress=False)
     seconds = time.perf_counter() - start
-    cpu = _cpu_seconds() - cpu_start
-    print(f"  CPU time (grader + workers + student processes): {cpu / len(run.results):.1f} s per submission")
     wrong = [r.student for r in run.results if r.score != r.max_score]
     if wrong:
-        print(f"  warning: the solution did not earn full marks for {len(wrong)} submissions", flush=True)
+        first = next(r for r in run.results if r.score != r.max_score)
+        details = first.problems[-1:] + [c.message for c in first.checks if c.status != "passed"][:1]
+        print(
+            f"  warning: the solution did not earn full marks for {len(wrong)} submissions: {details}",
+            flush=True,
+        )
     return seconds
 
 

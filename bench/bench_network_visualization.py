@@ -89,6 +89,8 @@ def main() -> None:
     slowest = sorted(per_cell.items(), key=lambda kv: -kv[1])[:5]
     print("slowest cells: " + ", ".join(f"{cell_id} {seconds:.1f}s" for cell_id, seconds in slowest))
     if args.write:
+        for cell in nb.cells:  # nbclient's timestamps would make every run a diff
+            cell.metadata.pop("execution", None)
         nbformat.write(nb, NOTEBOOK)
         print(f"wrote {NOTEBOOK}")
 

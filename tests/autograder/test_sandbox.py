@@ -257,6 +257,16 @@ def test_root_protections(box: Sandbox, tmp_path) -> None:
 
 
 @needs_root
+def test_private_tmp_and_no_planted_files(box: Sandbox) -> None:
+    """As root: is /tmp a private size-limited tmpfs, and can the student not create files in out/?"""
+    assert "/tmp" in box.protections["private_tmp"]
+    assert box.call("write_file", ("/tmp/student-file.txt",)).value == "written"
+    assert not os.path.exists("/tmp/student-file.txt")
+    assert box._root is not None
+    assert box.call("write_file", (str(box._root / "out" / "planted.pt"),)).value.startswith("refused")
+
+
+@needs_root
 def test_escaped_processes_are_killed(box: Sandbox) -> None:
     """Is a process the student started in its own session killed when the call ends?"""
     assert box.call("spawn", ()).status == "ok"
@@ -281,6 +291,8 @@ def test_validate_plain_rejects_objects() -> None:
         validate_plain([object()])
     with pytest.raises(TypeError):
         validate_plain({1.5: 2})
+    with pytest.raises(TypeError):
+        validate_plain(torch.eye(2).to_sparse())
 
 
 @pytest.mark.slow

@@ -115,7 +115,8 @@ def write_summary(results: list, path: Path, seconds: float) -> None:
         target = case.target if case else None
         checks = [c for c in result.checks if c.function == target] if target else []
         status = f"{target}: {checks[0].status}" if checks else "-"
-        text = checks[0].message if checks else "; ".join(result.problems) or "all checks passed"
+        statuses = ", ".join(sorted({c.status for c in result.checks}))
+        text = checks[0].message if checks else "; ".join(result.problems) or f"checks: {statuses}"
         text = " ".join(text.split())[:140].replace("|", "/")
         lines.append(f"| {result.student} | {result.score:g}/{result.max_score:g} | {status} | {text} |")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
