@@ -157,13 +157,23 @@ def build_references(
         seed: seed of the check inputs (:data:`PUBLIC_SEED` for the public references).
         out: file to write (a ``.pt`` file read with ``torch.load(weights_only=True)``).
         solutions_dir: folder holding the solution notebooks.
-        private: write the file readable by its owner only (hidden references).
+        private: hidden references: written readable by its owner only, and never inside the
+            course repository.
 
     Returns:
         ``out``.
+
+    Raises:
+        ValueError: for hidden references aimed inside the course repository.
     """
     from course_utils.models import load_model
 
+    if private and Path(out).resolve().is_relative_to(SOLUTIONS_DIR.parent):
+        raise ValueError(
+            f"refusing to write hidden references inside the course repository ({out}): anything there "
+            "can end up in a commit, the package or a release. Choose a path outside it, e.g. "
+            "~/grading/hidden.pt."
+        )
     model = load_model("cpu")
     entries: dict[str, dict[str, Any]] = {}
     for notebook in NOTEBOOKS:

@@ -59,7 +59,7 @@ HIDDEN_ENV_VARS = ("AUTOGRADER_HIDDEN_REFERENCES",)
 #: leases its own (a lock file under :data:`UID_LOCK_DIR`), so per-uid limits (``RLIMIT_NPROC``) and
 #: the files it writes belong to one student process only. No passwd entry is needed.
 UID_RANGE = range(61_000, 61_512)
-UID_LOCK_DIR = Path(tempfile.gettempdir()) / "autograder-uids"
+UID_LOCK_DIR = Path("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()) / "autograder-uids"
 
 
 @dataclass(frozen=True)

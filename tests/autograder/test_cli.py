@@ -52,3 +52,14 @@ def test_unknown_reference_set_is_refused() -> None:
     """Is a reference set other than public/hidden refused?"""
     with pytest.raises(SystemExit):
         build_parser().parse_args(["grade", "x", "--out", "o", "--references", "secret"])
+
+
+def test_hidden_references_refused_inside_the_repository(capsys) -> None:
+    """Is writing hidden references inside the course repository refused (they could ship or be committed)?"""
+    from notebook_builders import REPO
+
+    assert (
+        main(["references", "--hidden", "--seed", "5", "--out", str(REPO / "autograder" / "hidden.pt")]) == 2
+    )
+    assert "outside" in capsys.readouterr().err
+    assert not (REPO / "autograder" / "hidden.pt").exists()

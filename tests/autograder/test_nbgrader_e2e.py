@@ -1,6 +1,7 @@
 """End to end with real nbgrader: generate_assignment, then autograde submissions into a sqlite gradebook.
 
-A temporary course directory gets ``source/<Name>/<Name>.ipynb`` copied from solutions/, hidden
+A temporary course directory gets ``source/<Name>/<Name>.ipynb`` made from solutions/ (the graded
+part only, see :func:`_graded_part`), hidden
 references built from an instructor seed outside the course directory, and two students per notebook:
 
 * ``solved``: the released notebook with each solution cell's source taken from the solution
@@ -14,7 +15,6 @@ set, so failing checks raise and their cells score 0.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,25 @@ def _config(course: Path) -> Any:
     config.ClearSolutions.code_stub = {"python": "pass"}
     config.Execute.timeout = CELL_TIMEOUT_S
     return config
+
+
+def _graded_part(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The solution notebook without its demo code cells: imports, solution cells, graded cells, markdown.
+
+    The demo cells optimize images for minutes on a CPU under nbgrader's kernel; they are not part of
+    what is graded, and the nbgrader pipeline (generate, autograde with hidden tests, gradebook) is
+    the same without them.
+    """
+    kept = nbformat.from_dict(solution)
+    kept.cells = [
+        cell
+        for cell in solution.cells
+        if cell.cell_type != "code"
+        or cell.metadata.get("nbgrader", {}).get("grade_id") == "imports"
+        or cell.metadata.get("nbgrader", {}).get("solution")
+        or cell.metadata.get("nbgrader", {}).get("grade")
+    ]
+    return kept
 
 
 def _grade_cell_outputs(path: Path) -> str:
@@ -76,45 +95,45 @@ def hidden_references(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_references(1234, path, private=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=NOTEBOOK_NAMES)
 def autograded(
-    tmp_path_factory: pytest.TempPathFactory, hidden_references: Path
-) -> dict[tuple[str, str], tuple[float, float, str]]:
-    """(assignment, student) -> (score, max_score, graded cells' output) after ``nbgrader autograde``."""
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, hidden_references: Path
+) -> dict[str, tuple[float, float, str]]:
+    """Per notebook: student -> (code score, max code score, graded cells' output) after autograde."""
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
 
-    course = tmp_path_factory.mktemp("course")
-    for name in NOTEBOOK_NAMES:
-        (course / "source" / name).mkdir(parents=True)
-        shutil.copyfile(SOLUTIONS_DIR / f"{name}.ipynb", course / "source" / name / f"{name}.ipynb")
+    name: str = request.param
+    course = tmp_path_factory.mktemp(f"course-{name}")
+    (course / "source" / name).mkdir(parents=True)
+    solution = _graded_part(nbformat.read(SOLUTIONS_DIR / f"{name}.ipynb", as_version=4))
+    nbformat.write(solution, course / "source" / name / f"{name}.ipynb")
 
     previous = os.environ.get("AUTOGRADER_HIDDEN_REFERENCES")
     os.environ["AUTOGRADER_HIDDEN_REFERENCES"] = str(hidden_references)  # inherited by nbgrader's kernels
     try:
         api = NbGraderAPI(config=_config(course))
-        for name in NOTEBOOK_NAMES:
-            outcome = api.generate_assignment(name, force=True, create=True)
+        outcome = api.generate_assignment(name, force=True, create=True)
+        assert outcome["success"], outcome.get("log")
+        released = nbformat.read(course / "release" / name / f"{name}.ipynb", as_version=4)
+        students = {"solved": _solved(released, solution), "untouched": released}
+        for student, nb in students.items():
+            folder = course / "submitted" / student / name
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / f"{name}.ipynb")
+            outcome = api.autograde(name, student, force=True, create=True)
             assert outcome["success"], outcome.get("log")
-            released = nbformat.read(course / "release" / name / f"{name}.ipynb", as_version=4)
-            solution = nbformat.read(SOLUTIONS_DIR / f"{name}.ipynb", as_version=4)
-            for student, nb in (("solved", _solved(released, solution)), ("untouched", released)):
-                folder = course / "submitted" / student / name
-                folder.mkdir(parents=True)
-                nbformat.write(nb, folder / f"{name}.ipynb")
-                outcome = api.autograde(name, student, force=True, create=True)
-                assert outcome["success"], outcome.get("log")
-        scores: dict[tuple[str, str], tuple[float, float, str]] = {}
+        scores: dict[str, tuple[float, float, str]] = {}
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-            for name in NOTEBOOK_NAMES:
-                for student in ("solved", "untouched"):
-                    submission = gradebook.find_submission(name, student)
-                    autograded = course / "autograded" / student / name / f"{name}.ipynb"
-                    scores[name, student] = (
-                        submission.score,
-                        submission.max_score,
-                        _grade_cell_outputs(autograded),
-                    )
+            for student in students:
+                submission = gradebook.find_submission(name, student)
+                autograded_path = course / "autograded" / student / name / f"{name}.ipynb"
+                # code cells only: written answers (markdown solution cells) are graded by hand
+                scores[student] = (
+                    submission.code_score,
+                    submission.max_code_score,
+                    _grade_cell_outputs(autograded_path),
+                )
         return scores
     finally:
         if previous is None:
@@ -123,19 +142,17 @@ def autograded(
             os.environ["AUTOGRADER_HIDDEN_REFERENCES"] = previous
 
 
-@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
-def test_solved_notebook_gets_full_marks(autograded: dict, name: str) -> None:
+def test_solved_notebook_gets_full_marks(autograded: dict) -> None:
     """Does nbgrader autograde give the solved notebook every point, hidden tests included?"""
-    score, max_score, output = autograded[name, "solved"]
+    score, max_score, output = autograded["solved"]
     assert max_score > 0
     assert score == max_score, output
     assert "[hidden tests]" in output and "PASSED" in output
 
 
-@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
-def test_untouched_notebook_gets_nothing(autograded: dict, name: str) -> None:
+def test_untouched_notebook_gets_nothing(autograded: dict) -> None:
     """Does nbgrader autograde give the untouched student notebook zero points, saying why?"""
-    score, max_score, output = autograded[name, "untouched"]
+    score, max_score, output = autograded["untouched"]
     assert max_score > 0
     assert score == 0, output
     assert "AssertionError" in output

@@ -63,3 +63,37 @@ def test_leak_detector_catches_a_leak(tmp_path) -> None:
     leaky = tmp_path / "leaky.ipynb"
     nbformat.write(nb, leaky)
     assert leaked_solution_lines(leaky, REPO / "solutions" / f"{name}.ipynb") == [secret]
+
+
+def _edited_solutions(tmp_path, edit) -> object:
+    """A copy of solutions/ with ``edit(cell)`` applied to every cell."""
+    folder = tmp_path / "solutions"
+    folder.mkdir()
+    for name in NOTEBOOK_NAMES:
+        nb = nbformat.read(REPO / "solutions" / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            edit(cell)
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    return folder
+
+
+def test_stale_release_is_noticed(tmp_path) -> None:
+    """Does the staleness check notice a solution notebook edited after the release?"""
+
+    def edit(cell) -> None:
+        cell.source += "\n# edited after the release"
+
+    stale = stale_notebooks(REPO / "notebooks", _edited_solutions(tmp_path, edit))
+    assert len(stale) == len(NOTEBOOK_NAMES) and all("make release" in line for line in stale)
+
+
+def test_reexecuted_solutions_keep_release_current(tmp_path) -> None:
+    """Do new outputs and execution counts in solutions/ leave the release up to date?"""
+
+    def edit(cell) -> None:
+        if cell.cell_type == "code":
+            cell.outputs = [nbformat.v4.new_output("stream", text="changed\n")]
+            cell.execution_count = 99
+
+    current = stale_notebooks()
+    assert stale_notebooks(REPO / "notebooks", _edited_solutions(tmp_path, edit)) == current

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from corpus_run import processes_with
 from safety_corpus import REPO, replace_solution, solution_notebook
 
 pytestmark = pytest.mark.slow
@@ -61,7 +63,9 @@ def test_killed_grader_loses_nothing_and_grades_nothing_twice(tmp_path: Path) ->
         path.parent.mkdir(parents=True)
         nbformat.write(nb, path)
     out = tmp_path / "out"
-    env = {**os.environ, "COURSE_PROGRESS": "0"}
+    scratch = tmp_path / "tmp"  # the grader's sandboxes live here: their command lines name tmp_path
+    scratch.mkdir()
+    env = {**os.environ, "COURSE_PROGRESS": "0", "TMPDIR": str(scratch)}
     proc = subprocess.Popen(
         _grade_command(root, out), cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL
     )
@@ -79,6 +83,12 @@ def test_killed_grader_loses_nothing_and_grades_nothing_twice(tmp_path: Path) ->
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    time.sleep(3)  # the student processes notice the grader's death (parent-death signal) and exit
+    orphans = processes_with(str(tmp_path))
+    for pid in orphans:  # never leave them running, even when the assertion below fails
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    assert orphans == [], "student processes outlived the killed grader"
     before = _results(out)
     assert 1 <= len(before) < len(STUDENTS), sorted(before)
 
