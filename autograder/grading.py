@@ -161,6 +161,7 @@ class _Job:
     limits: Limits | None
     reference_set: str
     references_path: Path | None
+    hide: tuple[Path, ...] = ()
 
 
 def _grade_job(job: _Job) -> tuple[str, float]:
@@ -173,7 +174,7 @@ def _grade_job(job: _Job) -> tuple[str, float]:
             limits=job.limits,
             reference_set=job.reference_set,
             references_path=job.references_path,
-            hide=(job.out_dir,),
+            hide=(job.out_dir, *job.hide),
         )
     except (RuntimeError, OSError, ValueError) as exc:  # grader-side failure: record, don't lose the batch
         result = SubmissionResult(
@@ -256,7 +257,10 @@ def grade_path(
         out_json = results_dir / f"{result_name(submission)}.json"
         outputs.append(out_json)
         if force or not out_json.exists():
-            jobs.append(_Job(submission, out_json, out_dir, limits, reference_set, references_path))
+            # every submission stays out of every student process: no copying a classmate's function
+            jobs.append(
+                _Job(submission, out_json, out_dir, limits, reference_set, references_path, (Path(path).resolve(),))
+            )
 
     def done(out_json: str) -> None:
         if on_result is not None:

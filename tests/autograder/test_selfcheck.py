@@ -44,11 +44,21 @@ def test_nbgrader_execution_passing_check_does_not_raise(monkeypatch) -> None:
     check("tv_loss", solution_functions("StyleTransfer")["tv_loss"])
 
 
-def test_hidden_without_configuration_says_what_to_do(monkeypatch) -> None:
-    """Without AUTOGRADER_HIDDEN_REFERENCES, does a hidden check fail with instructions?"""
+def test_hidden_without_configuration_under_nbgrader_says_what_to_do(monkeypatch) -> None:
+    """While nbgrader grades without AUTOGRADER_HIDDEN_REFERENCES, does a hidden check fail with instructions?"""
     monkeypatch.delenv("AUTOGRADER_HIDDEN_REFERENCES", raising=False)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     with pytest.raises(FileNotFoundError, match="AUTOGRADER_HIDDEN_REFERENCES"):
         check("gram_matrix", _unfinished_gram, hidden=True)
+
+
+def test_hidden_outside_grading_is_reported_not_run(capsys, monkeypatch) -> None:
+    """Running the solution notebook without hidden references: is the hidden check named as not run?"""
+    monkeypatch.delenv("AUTOGRADER_HIDDEN_REFERENCES", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("AUTOGRADER_STRICT", raising=False)
+    assert check("gram_matrix", _unfinished_gram, hidden=True) is None
+    assert "[hidden tests] gram_matrix: not run here" in capsys.readouterr().out
 
 
 def test_unknown_function_name() -> None:
