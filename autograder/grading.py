@@ -259,7 +259,9 @@ def grade_path(
         if force or not out_json.exists():
             # every submission stays out of every student process: no copying a classmate's function
             jobs.append(
-                _Job(submission, out_json, out_dir, limits, reference_set, references_path, (Path(path).resolve(),))
+                _Job(
+                    submission, out_json, out_dir, limits, reference_set, references_path, (Path(path).resolve(),)
+                )
             )
 
     def done(out_json: str) -> None:

@@ -45,7 +45,7 @@ def test_nbgrader_execution_passing_check_does_not_raise(monkeypatch) -> None:
 
 
 def test_hidden_without_configuration_under_nbgrader_says_what_to_do(monkeypatch) -> None:
-    """While nbgrader grades without AUTOGRADER_HIDDEN_REFERENCES, does a hidden check fail with instructions?"""
+    """Under nbgrader, without hidden references configured, does a hidden check fail with instructions?"""
     monkeypatch.delenv("AUTOGRADER_HIDDEN_REFERENCES", raising=False)
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     with pytest.raises(FileNotFoundError, match="AUTOGRADER_HIDDEN_REFERENCES"):
