@@ -260,7 +260,13 @@ def grade_path(
             # every submission stays out of every student process: no copying a classmate's function
             jobs.append(
                 _Job(
-                    submission, out_json, out_dir, limits, reference_set, references_path, (Path(path).resolve(),)
+                    submission,
+                    out_json,
+                    out_dir,
+                    limits,
+                    reference_set,
+                    references_path,
+                    hide=(Path(path).resolve(),),
                 )
             )
 
