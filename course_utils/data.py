@@ -113,9 +113,7 @@ DATA_FILES: dict[str, DataFile] = {
     "starry_night": _style(
         "starry_night", "c31741a09141c2e2d07fc7aa6bdf135c369b804f9433e43fa3ceac19386d1ee6"
     ),
-    "the_scream": _style(
-        "the_scream", "f3075cddeb974a9ee1d6418f7f33fd05185a7ac7dcb4288bd2805d499a9dcaee"
-    ),
+    "the_scream": _style("the_scream", "f3075cddeb974a9ee1d6418f7f33fd05185a7ac7dcb4288bd2805d499a9dcaee"),
     "tubingen": _style("tubingen", "e67d1869f01fd805385c681a80d9ebcf0f70ea4a5fe6127f0606bb1c7f4bf506"),
 }
 

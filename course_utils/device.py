@@ -49,8 +49,7 @@ def get_device(device: torch.device | str | None = None) -> torch.device:
         resolved = torch.device(choice)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(
-            f"Unknown device {choice!r}: use 'cpu', 'cuda', 'cuda:N' or 'mps' "
-            f"(or unset {DEVICE_ENV})."
+            f"Unknown device {choice!r}: use 'cpu', 'cuda', 'cuda:N' or 'mps' (or unset {DEVICE_ENV})."
         ) from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(

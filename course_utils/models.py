@@ -178,8 +178,7 @@ def convert_lukemelas_state_dict(
     for key, tensor in converted.items():
         if tensor.shape != expected[key].shape:
             raise ValueError(
-                f"shape mismatch for {key}: weights {tuple(tensor.shape)}, "
-                f"model {tuple(expected[key].shape)}"
+                f"shape mismatch for {key}: weights {tuple(tensor.shape)}, model {tuple(expected[key].shape)}"
             )
     return converted
 

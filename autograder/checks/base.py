@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,19 +184,14 @@ def compare_values(
             )
         value = value.reshape(())
     elif value.shape != expected.shape:
-        for name, variant in variants.items():
-            out = variant.output
-            if (
-                isinstance(out, torch.Tensor)
-                and out.shape == value.shape
-                and error(value, out) < max(threshold, VARIANT_MATCH)
-            ):
-                return Verdict(
-                    "failed",
-                    0.0,
-                    f"expected shape {tuple(expected.shape)}, got {tuple(value.shape)}; looks like: {name}",
-                    variant.hint,
-                )
+        if match := _known_mistake(value, variants, threshold, error):
+            name, variant = match
+            return Verdict(
+                "failed",
+                0.0,
+                f"expected shape {tuple(expected.shape)}, got {tuple(value.shape)}; looks like: {name}",
+                variant.hint,
+            )
         return Verdict(
             "failed", 0.0, f"expected shape {tuple(expected.shape)}, got {tuple(value.shape)}", generic_hint
         )
@@ -208,22 +204,32 @@ def compare_values(
         return Verdict(
             "passed", 1.0, f"rel_error {err:.1e} < {threshold:.0e}", rel_error=err, threshold=threshold
         )
+    if match := _known_mistake(value, variants, threshold, error):
+        name, variant = match
+        return Verdict(
+            "partial" if variant.fraction > 0 else "failed",
+            variant.fraction,
+            f"rel_error {err:.1e} >= {threshold:.0e}; looks like: {name}",
+            variant.hint,
+            rel_error=err,
+            threshold=threshold,
+        )
+    return Verdict("failed", 0.0, f"rel_error {err:.1e} >= {threshold:.0e}", generic_hint, err, threshold)
+
+
+def _known_mistake(
+    value: torch.Tensor,
+    variants: dict[str, Variant],
+    threshold: float,
+    error: Callable[[torch.Tensor, torch.Tensor], float],
+) -> tuple[str, Variant] | None:
+    """The first known mistake whose stored output ``value`` reproduces, if any."""
     for name, variant in variants.items():
         out = variant.output
-        if (
-            isinstance(out, torch.Tensor)
-            and out.shape == value.shape
-            and error(value, out) < max(threshold, VARIANT_MATCH)
-        ):
-            return Verdict(
-                "partial" if variant.fraction > 0 else "failed",
-                variant.fraction,
-                f"rel_error {err:.1e} >= {threshold:.0e}; looks like: {name}",
-                variant.hint,
-                rel_error=err,
-                threshold=threshold,
-            )
-    return Verdict("failed", 0.0, f"rel_error {err:.1e} >= {threshold:.0e}", generic_hint, err, threshold)
+        same_shape = isinstance(out, torch.Tensor) and out.shape == value.shape
+        if same_shape and error(value, out) < max(threshold, VARIANT_MATCH):
+            return name, variant
+    return None
 
 
 #: Relative error under which an output is recognized as a known mistake. Mistakes differ from the

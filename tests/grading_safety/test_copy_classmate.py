@@ -33,7 +33,7 @@ return None
 
 
 def test_copying_a_classmates_function_scores_nothing() -> None:
-    """Does a content_loss that finds and runs a classmate's notebook from disk earn zero, the classmate full?"""
+    """Does a content_loss that runs a classmate's notebook found on disk earn zero (the classmate full)?"""
     if not protection_active(sandbox_protections(), "hidden_paths"):
         pytest.skip("hiding paths needs the sandbox's mount namespace (root on Linux)")
     from autograder.grading import grade_path
@@ -43,7 +43,8 @@ def test_copying_a_classmates_function_scores_nothing() -> None:
         submitted = root / "submitted"
         for student in ("alice", "mallory"):
             (submitted / student / "StyleTransfer").mkdir(parents=True)
-        nbformat.write(solution_notebook("StyleTransfer"), submitted / "alice/StyleTransfer/StyleTransfer.ipynb")
+        alice_path = submitted / "alice" / "StyleTransfer" / "StyleTransfer.ipynb"
+        nbformat.write(solution_notebook("StyleTransfer"), alice_path)
         hostile = replace_solution(
             solution_notebook("StyleTransfer"), "content_loss", _COPY_CLASSMATE.format(ROOT=submitted)
         )
