@@ -141,13 +141,25 @@ def _private_tmp(config: dict[str, Any]) -> list[str]:
     home = config["home"]
     root = os.path.dirname(home)
     shared = {name: os.open(os.path.join(root, name), os.O_PATH | os.O_DIRECTORY) for name in ("in", "out")}
+    # Python, the venv or the course checkout may themselves live under /tmp (a CI clone there):
+    # keep them, with the mounts that hide parts of them (MS_REC), on top of the new tmpfs.
+    needed = _needed_paths()
+    outer = [p for p in needed if not any(p != q and p.startswith(q + "/") for q in needed)]
     covered = []
     try:
         for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
             if not os.path.isdir(tmp) or os.path.islink(tmp):
                 continue
+            keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in outer if p.startswith(tmp + "/")}
             size = config["tmp_mb"] if tmp != "/dev/shm" else min(64, config["tmp_mb"])
-            _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
+            try:
+                _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
+                for path, fd in keep.items():
+                    os.makedirs(path, mode=0o755, exist_ok=True)
+                    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+            finally:
+                for fd in keep.values():
+                    os.close(fd)
             covered.append(tmp)
             if root.startswith(tmp.rstrip("/") + "/"):
                 for name, fd in shared.items():
