@@ -8,6 +8,8 @@ ifneq ($(wildcard $(SHARED_DATA)/imagenet_val_25.npz),)
 export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
 export COURSE_PROGRESS ?= 0
+# Tools installed beside the venv's Python (jupyter, alembic used by nbgrader) are found without activating it.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: install demo test test-fast lint release references bench clean solutions
 

@@ -18,11 +18,14 @@ lines in a student notebook, for the test that none ever leaks.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,7 @@ __all__ = [
     "TEXT_STUB",
     "generate_release",
     "leaked_solution_lines",
+    "nbgrader_environment",
     "release_differences",
     "release_note",
     "secret_lines",
@@ -95,12 +99,29 @@ def _nbgrader_config(course_root: Path) -> Any:
     return config
 
 
+@contextlib.contextmanager
+def nbgrader_environment() -> Iterator[None]:
+    """Put this interpreter's ``bin`` folder first on ``PATH`` while nbgrader runs.
+
+    nbgrader creates its gradebook by running the ``alembic`` command, which is installed beside
+    this Python; without this, a venv that is used but not activated (``.venv/bin/python -m ...``,
+    as ``make`` and CI do) fails with "No such file or directory: 'alembic'".
+    """
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), before])
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before
+
+
 def _run_generate_assignment(course_root: Path, name: str) -> Path:
     """Run nbgrader's generate_assignment for one assignment; return the released notebook's path."""
     from nbgrader.apps import NbGraderAPI
 
-    api = NbGraderAPI(config=_nbgrader_config(course_root))
-    outcome = api.generate_assignment(name, force=True, create=True)
+    with nbgrader_environment():
+        api = NbGraderAPI(config=_nbgrader_config(course_root))
+        outcome = api.generate_assignment(name, force=True, create=True)
     released = course_root / "release" / name / f"{name}.ipynb"
     if not outcome.get("success") or not released.exists():
         raise RuntimeError(

@@ -14,6 +14,7 @@ set, so failing checks raise and their cells score 0.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from autograder.release import NOTEBOOK_NAMES, SOLUTIONS_DIR
+from autograder.release import NOTEBOOK_NAMES, SOLUTIONS_DIR, nbgrader_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")]
 
@@ -111,6 +112,8 @@ def autograded(
 
     previous = os.environ.get("AUTOGRADER_HIDDEN_REFERENCES")
     os.environ["AUTOGRADER_HIDDEN_REFERENCES"] = str(hidden_references)  # inherited by nbgrader's kernels
+    path_env = contextlib.ExitStack()
+    path_env.enter_context(nbgrader_environment())  # nbgrader runs `alembic` from this venv's bin/
     try:
         api = NbGraderAPI(config=_config(course))
         outcome = api.generate_assignment(name, force=True, create=True)
@@ -136,6 +139,7 @@ def autograded(
                 )
         return scores
     finally:
+        path_env.close()
         if previous is None:
             os.environ.pop("AUTOGRADER_HIDDEN_REFERENCES", None)
         else:

@@ -10,6 +10,7 @@ from notebook_builders import REPO
 
 from autograder.release import (
     NOTEBOOK_NAMES,
+    generate_release,
     leaked_solution_lines,
     release_differences,
     release_note,
@@ -97,3 +98,11 @@ def test_reexecuted_solutions_keep_release_current(tmp_path) -> None:
 
     current = stale_notebooks()
     assert stale_notebooks(REPO / "notebooks", _edited_solutions(tmp_path, edit)) == current
+
+
+@pytest.mark.slow
+def test_release_works_with_the_venv_not_activated(tmp_path, monkeypatch) -> None:
+    """Does nbgrader find its `alembic` command when the venv's bin/ is not on PATH (as under make/CI)?"""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    written = generate_release(out_dir=tmp_path, names=("StyleTransfer",))
+    assert [p.name for p in written] == ["StyleTransfer.ipynb"]
