@@ -28,7 +28,17 @@ def _gram(features: torch.Tensor, divisor: float) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / divisor
 
 
-class ContentLossCheck(FunctionCheck):
+class _ScalarLossCheck(FunctionCheck):
+    """A loss: graded as one scalar within the function's relative-error threshold."""
+
+    def judge(self, outcome: CallOutcome, expected: Any, call: Call, ctx: GradingContext) -> Verdict:
+        """A scalar (Python number or one-element tensor) within the threshold of tolerances.REL_ERROR."""
+        return compare_values(
+            outcome.value, expected, REL_ERROR[self.function], ctx.variants, self.hint, scalar=True
+        )
+
+
+class ContentLossCheck(_ScalarLossCheck):
     """content_loss on random feature maps."""
 
     function = "content_loss"
@@ -53,12 +63,6 @@ class ContentLossCheck(FunctionCheck):
             "mean instead of sum": Variant(w * sq.mean(), "Sum the squared differences, don't average them."),
             "weight missing": Variant(sq.sum(), "Multiply by content_weight."),
         }
-
-    def judge(self, outcome: CallOutcome, expected: Any, call: Call, ctx: GradingContext) -> Verdict:
-        """A scalar within 1e-3 relative error."""
-        return compare_values(
-            outcome.value, expected, REL_ERROR[self.function], ctx.variants, self.hint, True
-        )
 
 
 class GramMatrixCheck(FunctionCheck):
@@ -104,7 +108,7 @@ class GramMatrixCheck(FunctionCheck):
         return compare_values(outcome.value, expected, REL_ERROR[self.function], ctx.variants, self.hint)
 
 
-class StyleLossCheck(FunctionCheck):
+class StyleLossCheck(_ScalarLossCheck):
     """style_loss over three of four random feature layers against random Gram targets."""
 
     function = "style_loss"
@@ -149,12 +153,6 @@ class StyleLossCheck(FunctionCheck):
                 loss(False, True, True), "Your Gram matrices are not normalized: check gram_matrix first."
             ),
         }
-
-    def judge(self, outcome: CallOutcome, expected: Any, call: Call, ctx: GradingContext) -> Verdict:
-        """A scalar within 1e-3 relative error."""
-        return compare_values(
-            outcome.value, expected, REL_ERROR[self.function], ctx.variants, self.hint, True
-        )
 
 
 class TVLossCheck(FunctionCheck):
