@@ -13,6 +13,10 @@ __all__ = ["build_parser", "main"]
 
 
 def _grade(args: argparse.Namespace) -> int:
+    from autograder.template import warm_template
+
+    if args.workers <= 1:
+        warm_template()  # imports torch in the background while this process does the same
     from autograder.grading import grade_path
     from autograder.reports import grade_table, gradescope_results
     from autograder.sandbox import Limits

@@ -25,6 +25,7 @@ from autograder.references import HIDDEN_ENV, References, inputs_digest, load_re
 from autograder.results import CheckResult, SubmissionResult
 from autograder.sandbox import Limits, Sandbox
 from autograder.submission import Submission, discover_submissions
+from autograder.template import warm_template
 
 __all__ = ["GradeRun", "grade_notebook", "grade_path", "result_name"]
 
@@ -81,6 +82,7 @@ def grade_notebook(
     Returns:
         The result; never raises for anything in the submission (problems are recorded in it).
     """
+    warm_template()  # the student-process template imports torch while this process gets ready
     refs = _references(reference_set, references_dir, references_path)
     functions = _assignment_functions(submission.assignment)
     max_score = sum(CHECKS[f].points for f in functions)
@@ -281,7 +283,7 @@ def grade_path(
         for job in shown(jobs, len(jobs)):
             done(_grade_job(job)[0])
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=warm_template) as pool:
             futures = [pool.submit(_grade_job, job) for job in jobs]
             for future in shown(as_completed(futures), len(futures)):
                 done(future.result()[0])

@@ -19,6 +19,7 @@ import torch
 
 __all__ = [
     "MODEL",
+    "MODEL_FLOAT64",
     "Call",
     "CallOutcome",
     "InProcessRunner",
@@ -30,6 +31,11 @@ __all__ = [
 
 #: Placeholder for "the course model" in a call's arguments; each call gets a pristine copy.
 MODEL = "<course model>"
+#: Placeholder for a pristine float64 copy of the course model. Checks that compare gradients
+#: through the whole network use it: in float32 a ReLU6 unit sitting within ~1e-6 of a kink flips
+#: with the summation order and moves the input gradient by up to ~4e-3 (one input in three); in
+#: float64 results agree to ~1e-15 on any machine (see autograder/tolerances.py).
+MODEL_FLOAT64 = "<course model, float64>"
 
 _PLAIN_SCALARS = (int, float, bool, str, type(None))
 
@@ -132,6 +138,8 @@ def student_traceback(exc: BaseException) -> str:
 def _materialize(value: Any, model_factory: Callable[[], torch.nn.Module]) -> Any:
     if isinstance(value, str) and value == MODEL:
         return model_factory()
+    if isinstance(value, str) and value == MODEL_FLOAT64:
+        return model_factory().double()
     if isinstance(value, torch.Tensor):
         clone = value.detach().clone()
         return clone.requires_grad_(value.requires_grad)
@@ -141,7 +149,7 @@ def _materialize(value: Any, model_factory: Callable[[], torch.nn.Module]) -> An
 
 
 def prepare_call(call: Call, model_factory: Callable[[], torch.nn.Module]) -> tuple[list, dict]:
-    """Fresh copies of a call's arguments, with :data:`MODEL` replaced by a new model."""
+    """Fresh copies of a call's arguments; :data:`MODEL` and :data:`MODEL_FLOAT64` become new models."""
     args = [_materialize(a, model_factory) for a in call.args]
     kwargs = {k: _materialize(v, model_factory) for k, v in call.kwargs.items()}
     return args, kwargs

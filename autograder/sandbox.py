@@ -1,7 +1,8 @@
 """Run student functions in an isolated process, one fresh fork per call.
 
-A :class:`Sandbox` starts one student process per notebook (see :mod:`autograder.worker`): it loads
-torch and the course model, executes the student's code chunks and then waits. Each
+A :class:`Sandbox` starts one student process per notebook (see :mod:`autograder.worker`), forked
+from a warm template that already holds torch and the course model (:mod:`autograder.template`);
+it isolates itself, executes the student's code chunks and then waits. Each
 :meth:`Sandbox.call` forks a child from it, so every call starts from the same warmed, pristine
 state, and whatever the call does (global torch settings, in-place weight changes, ``sys.exit``,
 ``os._exit``, a crash, a hang, a huge allocation or print) ends with that child.
@@ -31,8 +32,6 @@ import select
 import shutil
 import signal
 import stat
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -44,6 +43,7 @@ import torch
 
 from autograder.extraction import CodeChunk
 from autograder.runner import MODEL, Call, CallOutcome
+from autograder.template import Template, TemplateError, shared_template, template_env
 
 __all__ = ["MODEL", "CallOutcome", "Limits", "Sandbox", "validate_plain"]
 
@@ -121,26 +121,6 @@ def validate_plain(value: Any, depth: int = 0) -> Any:
     raise TypeError(f"a {kind.__module__}.{kind.__qualname__} came back where only plain data is accepted")
 
 
-def _scrubbed_env(home: Path) -> dict[str, str]:
-    """Environment of the student process: nothing from the grader's, bar what Python needs."""
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "TMPDIR": str(home),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(home),
-        "COURSE_PROGRESS": "0",
-        "CUDA_VISIBLE_DEVICES": "",
-    }
-
-
 def _read_capped(path: Path, limit: int, owner: int | None) -> tuple[bytes, bool]:
     """Read at most ``limit`` bytes of a regular file written by the student (no symlinks)."""
     try:
@@ -161,7 +141,9 @@ def _describe_exit(status: int) -> str:
     return _describe_exit_code(os.waitstatus_to_exitcode(status))
 
 
-def _describe_exit_code(code: int) -> str:
+def _describe_exit_code(code: int | None) -> str:
+    if code is None:
+        return "the process ended; its exit status is unknown"
     if code < 0:
         try:
             name = signal.Signals(-code).name
@@ -170,6 +152,26 @@ def _describe_exit_code(code: int) -> str:
         extra = " (out of memory, or the code killed its own process)" if -code == signal.SIGKILL else ""
         return f"the process was killed by {name}{extra}"
     return f"the process exited with code {code} without returning (sys.exit, os._exit or a crash)"
+
+
+class _StudentProcess:
+    """A notebook's student process, forked by the template (which reaps it; see :meth:`wait`)."""
+
+    def __init__(self, template: Template, pid: int) -> None:
+        self.template = template
+        self.pid = pid
+        self.exited = False
+        self.returncode: int | None = None  # as in Popen; None while running or when unknown
+
+    def running(self) -> bool:
+        """Is it still running? (Reaps it once it has exited.)"""
+        return not self.wait(0.0)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for it to exit; ``True`` once it has."""
+        if not self.exited:
+            self.exited, self.returncode = self.template.wait(self.pid, timeout)
+        return self.exited
 
 
 class Sandbox:
@@ -219,7 +221,7 @@ class Sandbox:
         self.protections: dict[str, str] = {}
         self.start_seconds = 0.0
         self._root: Path | None = None
-        self._proc: subprocess.Popen | None = None
+        self._proc: _StudentProcess | None = None
         self._cmd_w: int | None = None
         self._evt_r: int | None = None
         self._buffer = b""
@@ -281,13 +283,17 @@ class Sandbox:
     def _start(self) -> None:
         assert self._root is not None
         started = time.perf_counter()
-        cmd_r, cmd_w = os.pipe()
-        evt_r, evt_w = os.pipe()
+        try:
+            template = shared_template(self.limits.setup_timeout_s)
+        except TemplateError as exc:
+            self._broken = f"the student process could not be started: {exc}"
+            self.setup_problems.append(self._broken)
+            return
+        home = str(self._root / "home")
         config = {
-            "cmd_fd": cmd_r,
-            "evt_fd": evt_w,
+            "env": template_env(home),
             "chunks": str(self._root / "in" / "chunks.json"),
-            "home": str(self._root / "home"),
+            "home": home,
             "setup_output": str(self._root / "out" / "setup.txt"),
             "hide": self.hide,
             "isolate": self.isolate,
@@ -298,22 +304,20 @@ class Sandbox:
             "output_bytes": self.limits.output_bytes,
             "chunk_timeout_s": self.limits.chunk_timeout_s,
             "tmp_mb": self.limits.file_mb,
-            "grader_pid": os.getpid(),
         }
-        config_path = self._root / "in" / "config.json"
-        config_path.write_text(json.dumps(config))
-        self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-m", "autograder.worker", str(config_path)],
-            cwd=self._root / "home",
-            env=_scrubbed_env(self._root / "home"),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            pass_fds=(cmd_r, evt_w),
-            start_new_session=True,
-        )
-        os.close(cmd_r)
-        os.close(evt_w)
+        cmd_r, cmd_w = os.pipe()
+        evt_r, evt_w = os.pipe()
+        try:
+            self._proc = _StudentProcess(template, template.spawn(config, cmd_r, evt_w))
+        except TemplateError as exc:
+            for fd in (cmd_w, evt_r):
+                os.close(fd)
+            self._broken = f"the student process could not be started: {exc}"
+            self.setup_problems.append(self._broken)
+            return
+        finally:
+            os.close(cmd_r)
+            os.close(evt_w)
         self._cmd_w, self._evt_r = cmd_w, evt_r
         self._buffer = b""
         isolated = self._next_event(time.monotonic() + self.limits.setup_timeout_s)
@@ -327,7 +331,7 @@ class Sandbox:
         if event is None or event.get("event") != "ready":
             why = (
                 f"did not finish loading within {self.limits.setup_timeout_s:g} s"
-                if self._proc.poll() is None
+                if self._proc.running()
                 else f"died while loading ({_describe_exit_code(self._proc.returncode)})"
             )
             self._stop()
@@ -345,10 +349,10 @@ class Sandbox:
     def _stop(self) -> None:
         if self._proc is not None:
             self._kill_students(keep_zygote=False)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=10)
+            if not self._proc.exited:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait(10)
             self._proc = None
         for fd in (self._cmd_w, self._evt_r):
             if fd is not None:
@@ -451,7 +455,7 @@ class Sandbox:
         assert self._root is not None
         if self._broken:
             return CallOutcome("crashed", message=self._broken)
-        if self._proc is None or self._proc.poll() is not None:
+        if self._proc is None or not self._proc.running():
             self._stop()
             self._start()
             if self._broken:

@@ -1,22 +1,31 @@
-"""The student process: run as ``python -I -m autograder.worker CONFIG.json`` by :mod:`autograder.sandbox`.
+"""The student processes: run as ``python -I -m autograder.worker CONFIG.json`` by :mod:`autograder.template`.
 
 Everything here runs *outside* the grader and is treated as untrusted once student code has run:
-the grader checks every byte that comes back. Life of the process:
+the grader checks every byte that comes back. The processes:
 
-1. (root on Linux) unshare PID, network and mount namespaces, fork: the parent stays behind as a
-   *guard* that only waits, the child is PID 1 of the new namespace (the *zygote*). Killing the
-   guard kills the zygote (``PR_SET_PDEATHSIG``), and the death of the zygote kills every process in
-   the namespace, escapees included.
+0. The *template* (:func:`main`), one per grader process: imports torch (one thread), numpy,
+   matplotlib and every ``course_utils`` module, loads the course model and keeps its pristine
+   weights. It never runs student code. For each notebook the grader asks it to fork a
+   *student process* (:func:`student_process`), which starts from this warm state in milliseconds
+   instead of seconds.
+1. The student process leads its own session, closes every inherited file descriptor but its two
+   pipes, and takes the environment and home the grader chose. (root on Linux) It unshares PID,
+   network and mount namespaces and forks: the parent stays behind as a *guard* that only waits,
+   the child is PID 1 of the new namespace (the *zygote*). Killing the guard kills the zygote
+   (``PR_SET_PDEATHSIG``), and the death of the zygote kills every process in the namespace,
+   escapees included.
 2. The zygote hides paths (tmpfs mounted over reference folders, solutions, tests), mounts a fresh
-   ``/proc``, imports torch with one thread, loads the course model and keeps its pristine weights,
-   then drops to an unprivileged uid with no capabilities (``no_new_privs``) and sets rlimits.
+   ``/proc`` and a private ``/tmp``, then drops to an unprivileged uid with no capabilities
+   (``no_new_privs``) and sets rlimits. All of this happens before any student code runs.
 3. It executes the student's code chunks one by one, each in ``try/except`` with a time limit.
 4. For every call the grader asks for, it ``fork()``s a child that resets torch's global state,
    builds a fresh model from the pristine weights, loads fresh inputs, calls the function,
    converts the result to plain data and ``torch.save``\\ s it; the zygote reports the child's exit.
 
-Protocol: JSON lines on two inherited pipes (commands in, events out); tensors travel as files
-written with ``torch.save`` and read with ``torch.load(weights_only=True)``.
+Protocols: the template answers JSON requests on a Unix socket pair and receives each student
+process's pipes as file descriptors; a student process reads JSON lines from the command pipe and
+writes JSON lines to the event pipe; tensors travel as files written with ``torch.save`` and read
+with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import linecache
 import os
 import resource
 import signal
+import socket
 import sys
 import time
 from typing import Any
@@ -79,7 +89,7 @@ def _send(fd: int, **event: Any) -> None:
     os.write(fd, (json.dumps(event) + "\n").encode())
 
 
-def _isolate(config: dict[str, Any], protections: dict[str, str]) -> None:
+def _isolate(config: dict[str, Any], cmd_fd: int, evt_fd: int, protections: dict[str, str]) -> None:
     """Namespaces and mounts (root only). Forks: returns only in the zygote."""
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
     try:
@@ -89,7 +99,7 @@ def _isolate(config: dict[str, Any], protections: dict[str, str]) -> None:
         return
     pid = os.fork()
     if pid:  # the guard: wait for the zygote, exit with its status
-        for fd in (config["cmd_fd"], config["evt_fd"]):
+        for fd in (cmd_fd, evt_fd):
             os.close(fd)
         while True:
             try:
@@ -391,22 +401,78 @@ def _reap_zombies() -> None:
             return
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the zygote described by the JSON config file named in ``argv[0]``."""
-    argv = sys.argv[1:] if argv is None else argv
-    with open(argv[0]) as f:
-        config: dict[str, Any] = json.load(f)
+def _warm_up() -> tuple[Any, dict[str, Any]]:
+    """Import what the notebooks import and load the model: the template's one-time work.
+
+    Returns:
+        ``(skeleton, pristine)``: the course model and a copy of its weights, from which every call
+        builds a fresh model.
+    """
+    import importlib
+    import pkgutil
+
+    import torch
+
+    torch.set_num_threads(1)
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(1)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import course_utils
+
+    for module in ("numpy", "matplotlib.pyplot", "autograder.runner"):
+        importlib.import_module(module)
+    for info in pkgutil.iter_modules(course_utils.__path__):  # the course modules students import
+        importlib.import_module(f"course_utils.{info.name}")
+    from course_utils.models import load_model
+
+    skeleton = load_model("cpu")
+    pristine = {k: v.clone() for k, v in skeleton.state_dict().items()}
+    return skeleton, pristine
+
+
+def _close_inherited_fds(keep: set[int]) -> None:
+    """Close every file descriptor but stdio and ``keep``: the student inherits nothing of the template."""
+    for entry in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
+        fd = int(entry)
+        if fd > 2 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def student_process(
+    config: dict[str, Any], cmd_fd: int, evt_fd: int, warm: tuple[Any, dict[str, Any]], template_pid: int
+) -> None:
+    """Body of one notebook's student process, forked from the template: never returns.
+
+    Args:
+        config: from :class:`autograder.sandbox.Sandbox`: ``env``, ``home``, ``chunks`` (JSON file of
+            code chunks), ``setup_output``, ``hide``, ``isolate``, ``uid`` and the limits.
+        cmd_fd: commands from the grader (JSON lines).
+        evt_fd: events to the grader (JSON lines).
+        warm: the template's model and pristine weights (:func:`_warm_up`).
+        template_pid: the parent; if it is already gone, exit at once.
+    """
+    import copy
+
+    import torch
+
     started = time.perf_counter()
-    protections: dict[str, str] = {}
-    cmd_fd, evt_fd = config["cmd_fd"], config["evt_fd"]
-    # Die with the grader (it may be killed at any moment); then the zygote dies with us.
+    os.setsid()
+    # Die with the template (and so with the grader); it may have died before this line ran.
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != config.get("grader_pid", os.getppid()):
+    if os.getppid() != template_pid:
         os._exit(1)
+    _close_inherited_fds({cmd_fd, evt_fd})
     os.set_inheritable(cmd_fd, False)
     os.set_inheritable(evt_fd, False)
+    os.environ.clear()
+    os.environ.update(config["env"])
+    os.chdir(config["home"])
+    protections: dict[str, str] = {}
     if config.get("isolate") and os.geteuid() == 0 and sys.platform.startswith("linux"):
-        _isolate(config, protections)
+        _isolate(config, cmd_fd, evt_fd, protections)
     else:
         protections["namespaces"] = "off (needs root on Linux)" if config.get("isolate") else "off (disabled)"
 
@@ -419,18 +485,7 @@ def main(argv: list[str] | None = None) -> None:
     os.dup2(null, 0)
     os.close(null)
 
-    import copy
-
-    import torch
-
-    torch.set_num_threads(1)
-    with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(1)
-    from course_utils.models import load_model
-
-    skeleton = load_model("cpu")
-    pristine = {k: v.clone() for k, v in skeleton.state_dict().items()}
-    model_seconds = time.perf_counter() - started
+    skeleton, pristine = warm
 
     def model_factory() -> torch.nn.Module:
         model = copy.deepcopy(skeleton)
@@ -452,18 +507,20 @@ def main(argv: list[str] | None = None) -> None:
         chunks = json.load(f)
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
     # Protections are reported before any student code runs (student code could write to evt_fd).
-    _send(evt_fd, event="isolated", protections=protections, model_seconds=model_seconds)
+    _send(evt_fd, event="isolated", protections=protections)
     problems = _run_chunks(chunks, namespace, config["chunk_timeout_s"])
     sys.stdout.flush()
     sys.stderr.flush()
     _reap_zombies()
-    _send(
-        evt_fd,
-        event="ready",
-        problems=problems,
-        seconds=time.perf_counter() - started,
-    )
-    commands = os.fdopen(cmd_fd, "r")
+    _send(evt_fd, event="ready", problems=problems, seconds=time.perf_counter() - started)
+    _serve_calls(os.fdopen(cmd_fd, "r"), evt_fd, namespace, model_factory, config)
+    os._exit(0)
+
+
+def _serve_calls(
+    commands: Any, evt_fd: int, namespace: dict[str, Any], model_factory: Any, config: dict[str, Any]
+) -> None:
+    """Answer the grader's calls, one forked child each, until the command pipe closes."""
     for line in commands:
         request = json.loads(line)
         if request.get("command") != "call":
@@ -492,7 +549,89 @@ def main(argv: list[str] | None = None) -> None:
                 continue
         _reap_zombies()
         _send(evt_fd, event="done", status=status)
-    os._exit(0)
+
+
+def _reply(control: socket.socket, **message: Any) -> None:
+    control.send(json.dumps(message).encode())
+
+
+def _serve_template(control: socket.socket, warm: tuple[Any, dict[str, Any]]) -> None:
+    """The template's loop: fork student processes and reap them when the grader asks. Never returns."""
+    template_pid = os.getpid()
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(control, 1 << 20, 2)
+        except InterruptedError:
+            continue
+        except OSError:
+            os._exit(0)
+        if not data:  # the grader closed its end
+            os._exit(0)
+        try:
+            request = json.loads(data)
+            op = request["op"]
+        except (ValueError, KeyError, TypeError):
+            os._exit(2)
+        if op == "spawn" and len(fds) == 2:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                _reply(control, error=str(exc))
+                pid = -1
+            if pid == 0:
+                try:
+                    control.close()
+                    student_process(request["config"], fds[0], fds[1], warm, template_pid)
+                finally:
+                    os._exit(EXIT_INTERNAL)
+            for fd in fds:
+                os.close(fd)
+            if pid > 0:
+                _reply(control, pid=pid)
+        elif op == "wait":
+            _reply(control, **_wait_child(int(request["pid"]), float(request.get("timeout", 0))))
+        else:  # "stop", or anything unexpected
+            for fd in fds:
+                os.close(fd)
+            os._exit(0)
+
+
+def _wait_child(pid: int, timeout: float) -> dict[str, Any]:
+    """Reap child ``pid`` if it exits within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not ours, or already reaped
+            return {"exited": True, "status": None}
+        if done:
+            return {"exited": True, "status": status}
+        if time.monotonic() >= deadline:
+            return {"exited": False}
+        time.sleep(0.005)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the template described by the JSON config file named in ``argv[0]``.
+
+    The config holds ``control_fd`` (the template's end of the grader's socket pair) and
+    ``grader_pid``.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    with open(argv[0]) as f:
+        config: dict[str, Any] = json.load(f)
+    started = time.perf_counter()
+    # Die with the grader (it may be killed at any moment); the student processes die with us.
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != config["grader_pid"]:
+        os._exit(1)
+    control = socket.socket(fileno=config["control_fd"])
+    control.set_inheritable(False)
+    warm = _warm_up()
+    _reply(control, event="ready", seconds=time.perf_counter() - started)
+    _serve_template(control, warm)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,15 @@
 """Grading speed: one submission vs `nbgrader autograde`, and batch throughput with 1 and 2 workers.
 
 Prints numbers; run with ``python bench/bench_grading.py [--per-notebook N]``. Submissions are copies
-of the solution notebooks (the most work: every check runs to the end). Throughput is measured on
-``2 * N`` notebooks (N per assignment) and extrapolated linearly to 100 submissions.
+of the solution notebooks (the most work: every check runs to the end).
+
+* One submission, warm: ``grade_notebook`` in a grader that has graded one notebook before (its
+  student-process template and model loaded), i.e. each submission of a batch after the first.
+  Compared with ``nbgrader autograde`` of the same notebook through nbgrader's Python API (also
+  without its command-line start; each nbgrader submission starts a fresh kernel anyway).
+* One submission, cold: ``python -m autograder grade ONE.ipynb`` as a fresh command, everything
+  included (Python, torch, the template, reports).
+* Throughput: ``2 * N`` notebooks (N per assignment), extrapolated linearly to 100 submissions.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +55,26 @@ def _nbgrader_autograde_seconds(root: Path, name: str, hidden: Path) -> float | 
     if not outcome["success"]:
         return "nbgrader autograde failed: " + outcome.get("log", "").strip()[-200:]
     return seconds
+
+
+def _cold_cli_seconds(root: Path, name: str, hidden: Path) -> float:
+    """Wall-clock seconds of a fresh ``python -m autograder grade`` of one solution notebook."""
+    out = root / f"cold-{name}"
+    command = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        str(REPO / "solutions" / f"{name}.ipynb"),
+        "--out",
+        str(out),
+        "--hidden-references",
+        str(hidden),
+        "--quiet",
+    ]
+    start = time.perf_counter()
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+    return time.perf_counter() - start
 
 
 def _batch_seconds(root: Path, per_notebook: int, workers: int, hidden: Path) -> float:
@@ -89,17 +118,21 @@ def main() -> None:
         print(f"cpu cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
         for name in NAMES:
             (sub,) = discover_submissions(REPO / "solutions" / f"{name}.ipynb", root / "work")
-            grade_notebook(sub, references_path=hidden, reference_set="hidden")  # warm caches (model, data)
+            grade_notebook(sub, references_path=hidden, reference_set="hidden")  # warm: template, model
             start = time.perf_counter()
             grade_notebook(sub, references_path=hidden, reference_set="hidden")
             ours = time.perf_counter() - start
-            line = f"{name}: autograder one submission {ours:.1f} s"
+            cold = _cold_cli_seconds(root, name, hidden)
+            line = f"{name}: autograder one submission {ours:.2f} s warm, {cold:.1f} s cold (fresh command)"
             if not args.skip_nbgrader:
                 theirs = _nbgrader_autograde_seconds(root, name, hidden)
                 if isinstance(theirs, str):
                     line += f"; {theirs}"
                 else:
-                    line += f"; nbgrader autograde {theirs:.1f} s; speed-up {theirs / ours:.1f}x"
+                    line += (
+                        f"; nbgrader autograde {theirs:.1f} s; speed-up {theirs / ours:.0f}x warm, "
+                        f"{theirs / cold:.1f}x cold"
+                    )
             print(line, flush=True)
         n = 2 * args.per_notebook
         for workers in (1, 2):

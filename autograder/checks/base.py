@@ -90,6 +90,12 @@ class GradingContext:
     variants: dict[str, Variant] = field(default_factory=dict)
 
 
+_FLOAT64_HINT = (
+    "The gradient checks call your function with float64 images and a float64 model: keep the input's "
+    "dtype (do not call .float() on it) and create new tensors from the input, e.g. torch.zeros_like(X) "
+    "or X.new_zeros(...)."
+)
+
 #: Hints for errors students commonly hit, matched against the error message.
 ERROR_HINTS: tuple[tuple[str, str], ...] = (
     (
@@ -112,6 +118,9 @@ ERROR_HINTS: tuple[tuple[str, str], ...] = (
         "with `.grad.zero_()` rather than replacing the tensor.",
     ),
     ("unsupported operand type(s)", "An operand is None: is every variable assigned before it is used?"),
+    ("and bias type (double) should be the same", _FLOAT64_HINT),
+    ("expected scalar type Double but found Float", _FLOAT64_HINT),
+    ("found dtype Float but expected Double", _FLOAT64_HINT),
     (
         "Trying to backward through the graph a second time",
         "A target still carries the graph of an earlier step: compute targets (content features, style "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -11,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.checks.base import FunctionCheck, GradingContext, Variant, Verdict, compare_values
-from autograder.runner import MODEL, Call, CallOutcome
+from autograder.runner import MODEL, MODEL_FLOAT64, Call, CallOutcome
 from autograder.tolerances import FOOLING_MAX_L2, FOOLING_MAX_STEPS, REL_ERROR
 
 __all__ = ["ClassVisualizationStepCheck", "FoolingCheck", "SaliencyCheck"]
@@ -36,6 +37,11 @@ def _images(indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     return preprocess(X[indices], size=CHECK_SIZE), torch.from_numpy(y[indices])
 
 
+def _float64(model: torch.nn.Module) -> torch.nn.Module:
+    """A float64 copy of ``model`` (the gradient checks compute in float64; see MODEL_FLOAT64)."""
+    return copy.deepcopy(model).double()
+
+
 def _input_gradient(
     model: torch.nn.Module, X: torch.Tensor, objective: Callable[[torch.Tensor], torch.Tensor]
 ) -> torch.Tensor:
@@ -57,14 +63,15 @@ class SaliencyCheck(FunctionCheck):
     )
 
     def make_call(self, seed: int) -> Call:
-        """Two distinct bundled photos chosen by the seed, at 128 px, with their true labels."""
+        """Two distinct bundled photos chosen by the seed, at 128 px, with their true labels; float64."""
         indices = np.random.default_rng(seed).choice(len(_samples()[1]), size=2, replace=False)
         X, y = _images(np.sort(indices))
-        return Call(args=(X, y, MODEL))
+        return Call(args=(X.double(), y, MODEL_FLOAT64))
 
     def variants(self, call: Call, model: torch.nn.Module) -> dict[str, Variant]:
         """Summed scores, a loss, a missing abs, a sum over channels."""
         X, y = call.args[0], call.args[1]
+        model = _float64(model)
         correct = _input_gradient(model, X, lambda s: s.gather(1, y.view(-1, 1)).sum())
         summed = _input_gradient(model, X, lambda s: s.sum())
         loss = _input_gradient(model, X, lambda s: F.cross_entropy(s, y))
@@ -189,11 +196,11 @@ class ClassVisualizationStepCheck(FunctionCheck):
     learning_rate = 5.0
 
     def make_call(self, seed: int) -> Call:
-        """A random 128 px image (a leaf that requires grad) and a target class from the seed."""
+        """A random 128 px float64 image (a leaf that requires grad) and a target class from the seed."""
         generator = torch.Generator().manual_seed(seed + 2)
-        img = (0.5 * torch.randn(1, 3, 128, 128, generator=generator)).requires_grad_()
+        img = (0.5 * torch.randn(1, 3, 128, 128, generator=generator)).double().requires_grad_()
         target = int(torch.randint(1000, (1,), generator=generator))
-        return Call(args=(img, MODEL, target, self.l2_reg, self.learning_rate), capture_args=(0,))
+        return Call(args=(img, MODEL_FLOAT64, target, self.l2_reg, self.learning_rate), capture_args=(0,))
 
     def expected(self, outcome: CallOutcome, call: Call) -> Any:
         """The step the solution took: image after minus image before."""
@@ -202,6 +209,7 @@ class ClassVisualizationStepCheck(FunctionCheck):
     def variants(self, call: Call, model: torch.nn.Module) -> dict[str, Variant]:
         """Wrong regularizer sign, no regularizer, unnormalized step."""
         img, target = call.args[0].detach(), call.args[2]
+        model = _float64(model)
 
         def step(sign: float, normalize: bool) -> torch.Tensor:
             g = _input_gradient(model, img, lambda s: s[0, target]) + sign * 2 * self.l2_reg * img
