@@ -38,7 +38,8 @@ def _grade(args: argparse.Namespace) -> int:
         references_path=Path(args.hidden_references) if args.hidden_references else None,
         progress=not args.quiet,
     )
-    if args.gradescope_json:
+    failed = [r for r in run.results if r.grader_error]
+    if args.gradescope_json and not failed:  # no results.json: Gradescope shows the run as failed
         target = Path(args.gradescope_json)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(gradescope_results(run.results), indent=2), encoding="utf-8")
@@ -47,6 +48,15 @@ def _grade(args: argparse.Namespace) -> int:
         f"\n{run.graded} graded, {run.skipped} already graded (use --force to regrade), "
         f"{run.seconds:.1f} s. Reports in {args.out}/ (gradebook.csv, feedback/, gradescope/, results/)."
     )
+    if failed:
+        print(
+            f"error: the grader failed on {len(failed)} submission(s), through no fault of the students "
+            f"(first: {failed[0].student}: {failed[0].grader_error}). They are marked "
+            f"'not graded' in the gradebook (and no --gradescope-json is written); fix the cause and run "
+            "the same command again to grade them.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

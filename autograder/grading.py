@@ -102,13 +102,15 @@ def grade_notebook(
         return result
     chunks, problems = extract_student_code(submission.notebook, functions)
     result.problems.extend(problems)
-    model = _grader_model()
+    model = _grader_model() if any(CHECKS[f].needs_model for f in functions) else None
     secret = references_path or (Path(references_dir) / f"{reference_set}.pt" if references_dir else None)
     if secret is None and reference_set == "hidden" and os.environ.get(HIDDEN_ENV):
         secret = Path(os.environ[HIDDEN_ENV])
     hidden_paths = [*hide, *([secret] if secret is not None else [])]
     with Sandbox(chunks, limits, hide=hidden_paths) as sandbox:
         result.problems.extend(sandbox.setup_problems)
+        if sandbox.grader_error:
+            result.grader_error = sandbox.grader_error
         for function in functions:
             check = CHECKS[function]
             entry = refs.entries[function]
@@ -155,6 +157,14 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _needs_grading(out_json: Path) -> bool:
+    """No result yet, an unreadable one, or one the grader failed to produce (retried on rerun)."""
+    try:
+        return bool(SubmissionResult.from_json(out_json.read_text(encoding="utf-8")).grader_error)
+    except (OSError, ValueError, TypeError):  # missing, or not a result we can read
+        return True
+
+
 @dataclass(frozen=True)
 class _Job:
     submission: Submission
@@ -186,6 +196,7 @@ def _grade_job(job: _Job) -> tuple[str, float]:
             max_score=sum(CHECKS[f].points for f in _assignment_functions(job.submission.assignment)),
             problems=[*job.submission.problems, f"grading failed: {type(exc).__name__}: {exc}"],
             source=str(job.submission.path),
+            grader_error=f"{type(exc).__name__}: {exc}",
         )
     _write_atomic(job.out_json, result.to_json())
     return str(job.out_json), time.perf_counter() - start
@@ -258,7 +269,7 @@ def grade_path(
     for submission in submissions:
         out_json = results_dir / f"{result_name(submission)}.json"
         outputs.append(out_json)
-        if force or not out_json.exists():
+        if force or _needs_grading(out_json):
             # every submission stays out of every student process: no copying a classmate's function
             jobs.append(
                 _Job(

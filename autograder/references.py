@@ -15,6 +15,7 @@ of each check's inputs; loading warns on a version mismatch and refuses inputs t
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import itertools
 import linecache
 import os
@@ -25,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-import timm
 import torch
 
 from autograder.checks import CHECKS, NOTEBOOKS, FunctionCheck, Variant, checks_for
@@ -57,7 +57,8 @@ HIDDEN_ENV = "AUTOGRADER_HIDDEN_REFERENCES"
 def _versions() -> dict[str, str]:
     from course_utils.models import WEIGHTS_SHA256
 
-    return {"torch": str(torch.__version__), "timm": str(timm.__version__), "weights_sha256": WEIGHTS_SHA256}
+    timm_version = importlib.metadata.version("timm")
+    return {"torch": str(torch.__version__), "timm": timm_version, "weights_sha256": WEIGHTS_SHA256}
 
 
 def inputs_digest(call: Call) -> str:

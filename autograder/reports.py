@@ -58,17 +58,32 @@ def _error_text(check: CheckResult) -> str:
     return f"{check.rel_error:.1e} (threshold {check.threshold:.0e})"
 
 
+#: What the gradebook and the grade table show instead of a total when the grader itself failed.
+NOT_GRADED = "not graded (grader error)"
+
+
+def _grader_error_note(result: SubmissionResult) -> str:
+    return (
+        f"Not graded: the autograder failed on its side ({result.grader_error}). This is not a problem in "
+        "your notebook; your instructor will grade it again."
+    )
+
+
 def gradebook_csv(results: Sequence[SubmissionResult]) -> str:
     """One row per student, one column per graded function (points), then total and maximum.
 
     A student with both notebooks gets one row; functions of a notebook not submitted are empty.
+    A notebook the grader failed on (``grader_error``) makes the total :data:`NOT_GRADED`.
     """
     functions = list(CHECKS)
     rows: dict[str, dict[str, Any]] = {}
     for result in results:
         row = rows.setdefault(result.student, {"student": result.student, "total": 0.0, "max_total": 0.0})
-        row["total"] += result.score
         row["max_total"] += result.max_score
+        if result.grader_error or isinstance(row["total"], str):
+            row["total"] = NOT_GRADED  # never a number that could be uploaded as the student's grade
+            continue
+        row["total"] += result.score
         for check in result.checks:
             row[check.function] = row.get(check.function, 0.0) + check.points
     buffer = io.StringIO()
@@ -87,7 +102,9 @@ def feedback_markdown(result: SubmissionResult) -> str:
     lines = [
         f"# {result.assignment or 'Submission'}: feedback for {result.student}",
         "",
-        f"**Score: {result.score:g} / {result.max_score:g}**",
+        f"**{_grader_error_note(result)}**"
+        if result.grader_error
+        else f"**Score: {result.score:g} / {result.max_score:g}**",
         "",
         "| Function | Result | Points | rel_error | Details |",
         "|---|---|---|---|---|",
@@ -131,8 +148,12 @@ def feedback_html(result: SubmissionResult) -> str:
         "td,th{border:1px solid #ccc;padding:.3em .6em;vertical-align:top}pre{white-space:pre-wrap;margin:0}"
         ".passed td:nth-child(2){color:#070}.failed td:nth-child(2),.error td:nth-child(2){color:#a00}"
         f"</style></head><body><h1>{esc(title)}</h1>"
-        f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>"
-        "<table><tr><th>Function</th><th>Result</th><th>Points</th><th>rel_error</th><th>Details</th></tr>"
+        + (
+            f"<p><b>{esc(_grader_error_note(result))}</b></p>"
+            if result.grader_error
+            else f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>"
+        )
+        + "<table><tr><th>Function</th><th>Result</th><th>Points</th><th>rel_error</th><th>Details</th></tr>"
         f"{rows}</table>"
         + (f"<h2>Problems with the notebook</h2><ul>{problems}</ul>" if problems else "")
         + "</body></html>\n"
@@ -161,7 +182,8 @@ def gradescope_results(results: Sequence[SubmissionResult]) -> dict[str, Any]:
                     "visibility": "after_published",
                 }
             )
-    problems = [p for r in results for p in r.problems]
+    problems = [_grader_error_note(r) for r in results if r.grader_error]
+    problems += [p for r in results for p in r.problems]
     return {
         "score": round(sum(r.score for r in results), 4),
         "output": "\n".join(problems) if problems else "Graded by the course autograder.",
@@ -172,7 +194,10 @@ def gradescope_results(results: Sequence[SubmissionResult]) -> dict[str, Any]:
 
 
 def grade_table(results: Sequence[SubmissionResult]) -> str:
-    """A plain-text table, student x function, with totals (the demo prints it)."""
+    """A plain-text table, student x function, with totals (the demo prints it).
+
+    The total reads ``ERROR`` for a student whose notebook the grader failed on (``grader_error``).
+    """
     functions = list(CHECKS)
     short = {
         f: f.replace("compute_", "").replace("class_visualization_update_step", "class_vis_step")
@@ -180,6 +205,7 @@ def grade_table(results: Sequence[SubmissionResult]) -> str:
     }
     by_student: dict[str, dict[str, str]] = {}
     totals: dict[str, list[float]] = {}
+    failed = {r.student for r in results if r.grader_error}
     for result in results:
         cells = by_student.setdefault(result.student, {})
         total = totals.setdefault(result.student, [0.0, 0.0])
@@ -198,7 +224,8 @@ def grade_table(results: Sequence[SubmissionResult]) -> str:
         cells = by_student[student]
         row = [student.ljust(width)]
         row += [cells.get(f, "-").rjust(max(len(short[f]), 5)) for f in functions]
-        row.append(f"{totals[student][0]:g}/{totals[student][1]:g}".rjust(9))
+        total = "ERROR" if student in failed else f"{totals[student][0]:g}/{totals[student][1]:g}"
+        row.append(total.rjust(9))
         lines.append("  ".join(row))
     return "\n".join(lines)
 

@@ -61,6 +61,8 @@ class SubmissionResult:
         checks: one result per check.
         problems: notebook-level problems (unreadable file, missing functions, cells skipped).
         source: the submitted file the result is for.
+        grader_error: non-empty when the grader itself failed (e.g. the student-process template did
+            not start): the score means nothing, and a rerun grades the submission again.
     """
 
     student: str
@@ -70,6 +72,7 @@ class SubmissionResult:
     checks: list[CheckResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     source: str = ""
+    grader_error: str = ""
 
     def to_json(self) -> str:
         """Serialize to a JSON string."""

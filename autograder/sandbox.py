@@ -189,6 +189,8 @@ class Sandbox:
 
     Attributes:
         setup_problems: what went wrong while loading the notebook's code (one line per chunk).
+        grader_error: why the grader could not run the notebook at all (its template process failed):
+            not the student's fault, so the result must not count.
         setup_output: what the notebook's top-level code printed (capped).
         protections: which protections are active, e.g. ``{"uid": "dropped to uid 65534", ...}``.
         start_seconds: how long the last start of the student process took.
@@ -227,6 +229,7 @@ class Sandbox:
         self._buffer = b""
         self._calls = 0
         self._broken: str | None = None  # why the student process cannot be started at all
+        self.grader_error: str | None = None  # set when that is the grader's fault, not the notebook's
 
     # ----------------------------------------------------------------- lifecycle
     def _lease_uid(self) -> None:
@@ -286,7 +289,7 @@ class Sandbox:
         try:
             template = shared_template(self.limits.setup_timeout_s)
         except TemplateError as exc:
-            self._broken = f"the student process could not be started: {exc}"
+            self._broken = self.grader_error = f"the student process could not be started: {exc}"
             self.setup_problems.append(self._broken)
             return
         home = str(self._root / "home")
@@ -312,7 +315,7 @@ class Sandbox:
         except TemplateError as exc:
             for fd in (cmd_w, evt_r):
                 os.close(fd)
-            self._broken = f"the student process could not be started: {exc}"
+            self._broken = self.grader_error = f"the student process could not be started: {exc}"
             self.setup_problems.append(self._broken)
             return
         finally:

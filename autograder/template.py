@@ -97,6 +97,12 @@ class Template:
         """Start the template process without waiting for it (see :meth:`wait_ready`)."""
         if self._proc is not None:
             return
+        if not sys.platform.startswith("linux"):
+            raise TemplateError(
+                f"the batch grader's sandbox needs Linux (parent-death signals, /proc, namespaces), not "
+                f"{sys.platform}: grade in a Linux container or VM (e.g. `docker run`, or Gradescope). "
+                "Students' self-checks work everywhere."
+            )
         self._started = time.perf_counter()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = os.path.join(self._home, "template.json")

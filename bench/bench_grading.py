@@ -1,7 +1,7 @@
 """Grading speed: one submission vs `nbgrader autograde`, and batch throughput with 1 and 2 workers.
 
-Prints numbers; run with ``python bench/bench_grading.py [--per-notebook N]``. Submissions are copies
-of the solution notebooks (the most work: every check runs to the end).
+Prints numbers; run with ``python bench/bench_grading.py [--submissions N] [--skip-nbgrader]``.
+Submissions are copies of the solution notebooks (the most work: every check runs to the end).
 
 * One submission, warm: ``grade_notebook`` in a grader that has graded one notebook before (its
   student-process template and model loaded), i.e. each submission of a batch after the first.
@@ -9,7 +9,8 @@ of the solution notebooks (the most work: every check runs to the end).
   without its command-line start; each nbgrader submission starts a fresh kernel anyway).
 * One submission, cold: ``python -m autograder grade ONE.ipynb`` as a fresh command, everything
   included (Python, torch, the template, reports).
-* Throughput: ``2 * N`` notebooks (N per assignment), extrapolated linearly to 100 submissions.
+* Throughput: ``--submissions`` notebooks (default 100, half per assignment), graded with 1 and with 2
+  workers, measured whole (each worker's template start included).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _nbgrader_autograde_seconds(root: Path, name: str, hidden: Path) -> float | 
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
-    from autograder.release import CODE_STUB
+    from autograder.release import CODE_STUB, nbgrader_environment
 
     course = root / f"course-{name}"
     (course / "source" / name).mkdir(parents=True)
@@ -42,18 +43,30 @@ def _nbgrader_autograde_seconds(root: Path, name: str, hidden: Path) -> float | 
     config.CourseDirectory.db_url = f"sqlite:///{course / 'gradebook.db'}"
     config.ClearSolutions.code_stub = dict(CODE_STUB)
     api = NbGraderAPI(config=config)
-    generated = api.generate_assignment(name, force=True, create=True)
-    if not generated["success"]:
-        return "nbgrader generate_assignment refused the notebook: " + generated.get("log", "").strip()[-200:]
-    folder = course / "submitted" / "bench" / name
-    folder.mkdir(parents=True)
-    shutil.copy(REPO / "solutions" / f"{name}.ipynb", folder / f"{name}.ipynb")
-    os.environ["AUTOGRADER_HIDDEN_REFERENCES"] = str(hidden)
-    start = time.perf_counter()
-    outcome = api.autograde(name, "bench", force=True, create=True)
-    seconds = time.perf_counter() - start
+    with nbgrader_environment():
+        generated = api.generate_assignment(name, force=True, create=True)
+        if not generated["success"]:
+            log = generated.get("log", "").strip()[-200:]
+            return f"nbgrader generate_assignment refused the notebook: {log}"
+        folder = course / "submitted" / "bench" / name
+        folder.mkdir(parents=True)
+        shutil.copy(REPO / "solutions" / f"{name}.ipynb", folder / f"{name}.ipynb")
+        os.environ["AUTOGRADER_HIDDEN_REFERENCES"] = str(hidden)
+        start = time.perf_counter()
+        outcome = api.autograde(name, "bench", force=True, create=True)
+        seconds = time.perf_counter() - start
     if not outcome["success"]:
         return "nbgrader autograde failed: " + outcome.get("log", "").strip()[-200:]
+    import nbformat
+
+    graded = nbformat.read(course / "autograded" / "bench" / name / f"{name}.ipynb", as_version=4)
+    errors = [o for c in graded.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    if errors:  # a run cut short by errors (e.g. data not found) is not a fair comparison
+        first = errors[0]
+        return (
+            f"nbgrader's run of the solution hit {len(errors)} error(s), first {first.get('ename')}: "
+            f"{str(first.get('evalue'))[:200]} (offline? set COURSE_DATA_DIR)"
+        )
     return seconds
 
 
@@ -78,6 +91,7 @@ def _cold_cli_seconds(root: Path, name: str, hidden: Path) -> float:
 
 
 def _batch_seconds(root: Path, per_notebook: int, workers: int, hidden: Path) -> float:
+    """Seconds ``grade_path`` takes for ``per_notebook`` copies of each solution notebook."""
     from autograder.grading import grade_path
 
     subs = root / f"subs-{workers}"
@@ -103,7 +117,7 @@ def _batch_seconds(root: Path, per_notebook: int, workers: int, hidden: Path) ->
 def main() -> None:
     """Measure and print."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--per-notebook", type=int, default=5, help="submissions per notebook for throughput")
+    parser.add_argument("--submissions", type=int, default=100, help="batch size for throughput (even)")
     parser.add_argument("--skip-nbgrader", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("COURSE_PROGRESS", "0")
@@ -134,13 +148,13 @@ def main() -> None:
                         f"{theirs / cold:.1f}x cold"
                     )
             print(line, flush=True)
-        n = 2 * args.per_notebook
+        per_notebook = max(1, args.submissions // 2)
+        n = 2 * per_notebook
         for workers in (1, 2):
-            seconds = _batch_seconds(root, args.per_notebook, workers, hidden)
+            seconds = _batch_seconds(root, per_notebook, workers, hidden)
             print(
                 f"batch, {workers} worker(s): {n} submissions in {seconds:.1f} s "
-                f"= {n / seconds * 60:.1f}/min; "
-                f"100 submissions ~ {100 * seconds / n / 60:.1f} min (linear extrapolation)",
+                f"= {n / seconds * 60:.0f}/min, {seconds / n:.2f} s each",
                 flush=True,
             )
 

@@ -258,6 +258,8 @@ class FunctionCheck(ABC):
     notebook: str
     points: float
     hint: str
+    #: whether :meth:`judge` needs the grader's own model (``GradingContext.model``)
+    needs_model: bool = False
 
     @abstractmethod
     def make_call(self, seed: int) -> Call:

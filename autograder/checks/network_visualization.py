@@ -110,6 +110,7 @@ class FoolingCheck(FunctionCheck):
     function = "make_fooling_image"
     notebook = NOTEBOOK
     points = 4.0
+    needs_model = True
     hint = (
         "Loop at most 100 times: forward, stop if the prediction is target_y, else backward the "
         "target score, and inside `with torch.no_grad():` do X_fooling += learning_rate * g / g.norm() "

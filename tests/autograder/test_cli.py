@@ -63,3 +63,41 @@ def test_hidden_references_refused_inside_the_repository(capsys) -> None:
     )
     assert "outside" in capsys.readouterr().err
     assert not (REPO / "autograder" / "hidden.pt").exists()
+
+
+def test_grader_failure_is_not_a_grade_and_is_regraded(tmp_path, capsys, monkeypatch) -> None:
+    """If the grader cannot start student processes, is nothing recorded as a 0, and does a rerun
+    (without --force) grade the submission once the cause is gone?"""
+    from notebook_builders import REPO
+
+    import autograder.sandbox
+    from autograder.template import TemplateError
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(REPO / "notebooks" / "StyleTransfer.ipynb", subs / "ada.ipynb")
+    out = tmp_path / "out"
+    gradescope = tmp_path / "results.json"
+    command = ["grade", str(subs), "--out", str(out), "--references", "public", "--quiet"]
+    command += ["--gradescope-json", str(gradescope)]
+
+    def broken(*args, **kwargs):
+        raise TemplateError("simulated: the template could not start")
+
+    monkeypatch.setattr(autograder.sandbox, "shared_template", broken)
+    assert main(command) == 1
+    captured = capsys.readouterr()
+    assert "grader failed on 1 submission" in captured.err and "simulated" in captured.err
+    assert "ERROR" in captured.out
+    row = (out / "gradebook.csv").read_text().splitlines()[1]
+    assert "not graded (grader error)" in row
+    feedback = next((out / "feedback").glob("*.md")).read_text()
+    assert "not a problem in your notebook" in feedback
+    assert not gradescope.exists()  # Gradescope then shows the run as failed, not a 0
+
+    monkeypatch.undo()
+    assert main(command) == 0
+    assert "1 graded, 0 already graded" in capsys.readouterr().out
+    row = (out / "gradebook.csv").read_text().splitlines()[1]
+    assert "grader error" not in row and row.endswith(",0,11")
+    assert gradescope.exists()

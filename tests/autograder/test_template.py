@@ -1,0 +1,145 @@
+"""Tests of autograder.template: one warm process forks every student process, and shares nothing else.
+
+The template saves the ~3 s of importing torch and loading the model per notebook; these tests check
+that the saving costs no isolation: each notebook's student process starts from the template's
+pristine state, whatever an earlier notebook did, inherits no file descriptor of the template, and a
+template that dies is replaced without losing the next notebook.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+import time
+
+import pytest
+
+from autograder import template as template_module
+from autograder.extraction import CodeChunk
+from autograder.sandbox import Limits, Sandbox
+from autograder.template import Template, TemplateError, shared_template
+
+POISON = textwrap.dedent(
+    """
+    import torch
+    import course_utils.image as image
+    image.MEAN = "poisoned"
+    torch.nn.functional.relu6 = lambda *args, **kwargs: "poisoned"
+    import os
+    os.environ["LEFT_BEHIND"] = "yes"
+    with open("left_behind.txt", "w") as f:
+        f.write("x")
+
+    def pid():
+        return os.getpid()
+    """
+)
+
+INSPECT = textwrap.dedent(
+    """
+    import os
+    import torch
+    import course_utils.image as image
+
+    def _open_fds():
+        found = {}
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                found[fd] = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                pass  # the listing's own descriptor, closed by now
+        return found
+
+    FDS_AT_LOAD = _open_fds()
+
+    def state():
+        return {
+            "mean": str(image.MEAN),
+            "relu6": torch.nn.functional.relu6.__module__,
+            "env": os.environ.get("LEFT_BEHIND", ""),
+            "home": sorted(os.listdir(".")),
+            "fds": FDS_AT_LOAD,
+        }
+    """
+)
+
+
+def _limits() -> Limits:
+    return Limits(timeout_s=10)
+
+
+def test_one_template_serves_every_notebook_and_nothing_leaks_between_them() -> None:
+    """Do two notebooks share the template, yet the second sees none of what the first changed?"""
+    with Sandbox([CodeChunk("cell 1", POISON)], _limits()) as first:
+        poisoned_pid = first.call("pid", ()).value
+        template_pid = shared_template()._proc.pid
+    with Sandbox([CodeChunk("cell 1", INSPECT)], _limits()) as second:
+        assert shared_template()._proc.pid == template_pid
+        outcome = second.call("state", ())
+    assert outcome.status == "ok", outcome.message
+    state = outcome.value
+    assert isinstance(poisoned_pid, int)
+    assert state["mean"] != "poisoned"
+    assert state["relu6"] == "torch.nn.functional"
+    assert state["env"] == ""
+    assert state["home"] == []
+
+
+def test_student_process_inherits_only_its_pipes() -> None:
+    """At load time, does student code see stdio and its two pipes, and no socket of the template?"""
+    with Sandbox([CodeChunk("cell 1", INSPECT)], _limits()) as box:
+        fds = box.call("state", ()).value["fds"]
+    assert len(fds) == 5 and {"0", "1", "2"} <= set(fds)
+    assert not any(target.startswith("socket:") for target in fds.values())
+    assert sum(target.startswith("pipe:") for target in fds.values()) == 2
+
+
+@pytest.mark.slow
+def test_dead_template_is_replaced() -> None:
+    """If the template dies between notebooks, does the next notebook still load and run?"""
+    old = shared_template()
+    assert old._proc is not None
+    os.kill(old._proc.pid, signal.SIGKILL)
+    old._proc.wait(timeout=10)
+    chunks = [CodeChunk("cell 1", "def f():\n    return 42")]
+    with Sandbox(chunks, _limits()) as box:
+        assert box.call("f", ()).value == 42
+    assert shared_template() is not old
+
+
+@pytest.mark.slow
+def test_template_killed_mid_notebook_costs_only_that_call() -> None:
+    """Does a template killed while a notebook is loaded give a 'crashed' call, then recover?"""
+    chunks = [CodeChunk("cell 1", "def f():\n    return 7")]
+    with Sandbox(chunks, _limits()) as box:
+        assert box.call("f", ()).value == 7
+        template = shared_template()
+        os.kill(template._proc.pid, signal.SIGKILL)
+        template._proc.wait(timeout=10)
+        time.sleep(0.2)  # the student process dies with the template (parent-death signal)
+        assert box.call("f", ()).value == 7  # restarted: template, then the student process
+
+
+def test_template_that_cannot_start_says_why() -> None:
+    """Does a template that is not ready in time raise a TemplateError that names the check to run?"""
+    template = Template(start_timeout_s=0.01)
+    with pytest.raises(TemplateError, match="load_model"):
+        template.start()
+    assert not template.alive()
+
+
+@pytest.mark.slow
+def test_a_forked_grader_gets_its_own_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Is a template inherited through fork (a worker process) left to its owner, not reused?"""
+    parent = shared_template()
+    monkeypatch.setattr(parent, "owner", -1)  # as if this process were a fork of another grader
+    try:
+        mine = shared_template()
+        assert mine is not parent
+        assert mine._proc.pid != parent._proc.pid
+    finally:
+        monkeypatch.undo()
+        template_module._shared.close()
+        parent.close()
+        template_module._shared = None
