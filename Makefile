@@ -51,4 +51,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 solutions: install  ## re-execute the solution notebooks in place (their outputs are the showcase)
-	COURSE_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace solutions/*.ipynb
+	COURSE_PROGRESS=0 MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.record_timing=False solutions/*.ipynb
