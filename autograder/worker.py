@@ -572,7 +572,11 @@ def _serve_template(control: socket.socket, warm: tuple[Any, dict[str, Any]]) ->
             op = request["op"]
         except (ValueError, KeyError, TypeError):
             os._exit(2)
-        if op == "spawn" and len(fds) == 2:
+        if op == "spawn" and len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            _reply(control, error=f"a spawn request needs 2 file descriptors, got {len(fds)}")
+        elif op == "spawn":
             sys.stdout.flush()
             sys.stderr.flush()
             try:
