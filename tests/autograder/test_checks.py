@@ -94,9 +94,12 @@ def _with_threads(n: int, fn):
         torch.set_num_threads(before)
 
 
-#: Seeds whose float32 answers depend on the thread count (a ReLU6 unit flips): 1234 broke the
-#: nbgrader end-to-end test when the references were built with 1 thread and checked with 2.
+#: Seeds of the saliency check; in float32 the answer for 1234 depends on the thread count (a ReLU6
+#: unit flips: 4e-4), which broke the nbgrader end-to-end test when the references were built with
+#: 1 thread and checked with 2.
 NOISE_SEEDS = (0, 1, 1234)
+#: Seeds of the class-visualization check; in float32, 13 and 22 flip with the thread count (1e-3).
+STEP_NOISE_SEEDS = (0, 13, 22)
 
 
 @pytest.mark.slow
@@ -126,7 +129,7 @@ def test_correct_saliency_variants_agree(model, seed: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", NOISE_SEEDS)
+@pytest.mark.parametrize("seed", STEP_NOISE_SEEDS)
 def test_class_visualization_step_is_thread_independent(model, seed: int) -> None:
     """Does the reference step come out the same with 1 and 2 threads (float64, check inputs)?"""
     check = CHECKS["class_visualization_update_step"]
