@@ -4,38 +4,47 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from autograder.settings import (
+    HIDDEN_REFERENCES_ENV,
+    NOTEBOOKS_DIR,
+    PUBLIC_REFERENCES,
+    SOLUTIONS_DIR,
+    GradingSettings,
+    Limits,
+    hidden_references_from_env,
+)
+
 __all__ = ["build_parser", "main"]
 
 
+def _settings(args: argparse.Namespace) -> GradingSettings:
+    """The run's settings, from the command line and (only here) the environment."""
+    limits = Limits(timeout_s=args.timeout, **({"memory_mb": args.memory_mb} if args.memory_mb else {}))
+    if args.references == "public":
+        return GradingSettings("public", None, limits)
+    given = args.hidden_references
+    path = Path(given).expanduser() if given else hidden_references_from_env()
+    return GradingSettings("hidden", path.resolve() if path else None, limits)
+
+
 def _grade(args: argparse.Namespace) -> int:
-    from autograder.template import warm_template
+    from autograder.isolation.sandbox import Sandbox
 
     if args.workers <= 1:
-        warm_template()  # imports torch in the background while this process does the same
-    from autograder.grading import grade_path
-    from autograder.reports import grade_table, gradescope_results
-    from autograder.sandbox import Limits
+        Sandbox.warm()  # imports torch in the background while this process does the same
+    from autograder.grading.batch import grade_path
+    from autograder.grading.reports import grade_table, gradescope_results
 
-    if args.hidden_references:
-        os.environ["AUTOGRADER_HIDDEN_REFERENCES"] = str(Path(args.hidden_references).resolve())
-    limits = (
-        Limits(timeout_s=args.timeout, memory_mb=args.memory_mb)
-        if args.memory_mb
-        else Limits(timeout_s=args.timeout)
-    )
     run = grade_path(
         Path(args.submissions),
         Path(args.out),
+        _settings(args),
         workers=args.workers,
         force=args.force,
-        limits=limits,
-        reference_set=args.references,
-        references_path=Path(args.hidden_references) if args.hidden_references else None,
         progress=not args.quiet,
     )
     failed = [r for r in run.results if r.grader_error]
@@ -61,7 +70,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _references(args: argparse.Namespace) -> int:
-    from autograder.references import PUBLIC_PATH, PUBLIC_SEED, SOLUTIONS_DIR, build_references
+    from autograder.references import PUBLIC_SEED, build_references
 
     solutions = Path(args.solutions) if args.solutions else SOLUTIONS_DIR
     if args.hidden:
@@ -74,17 +83,17 @@ def _references(args: argparse.Namespace) -> int:
         path = build_references(args.seed, Path(args.out), solutions, private=True)
         print(
             f"hidden references (seed {args.seed}) written to {path} (mode 600). Grade with "
-            f"--hidden-references {path} or AUTOGRADER_HIDDEN_REFERENCES={path}."
+            f"--hidden-references {path} or {HIDDEN_REFERENCES_ENV}={path}."
         )
     else:
         seed = PUBLIC_SEED if args.seed is None else args.seed
-        path = build_references(seed, Path(args.out) if args.out else PUBLIC_PATH, solutions)
+        path = build_references(seed, Path(args.out) if args.out else PUBLIC_REFERENCES, solutions)
         print(f"public references (seed {seed}) written to {path}")
     return 0
 
 
 def _release(args: argparse.Namespace) -> int:
-    from autograder.release import NOTEBOOKS_DIR, generate_release
+    from autograder.release import generate_release
 
     for path in generate_release(Path(args.out) if args.out else NOTEBOOKS_DIR):
         print(f"wrote {path}")
@@ -117,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--hidden-references",
         metavar="PATH",
-        help="hidden reference file (default: $AUTOGRADER_HIDDEN_REFERENCES)",
+        help=f"hidden reference file (default: ${HIDDEN_REFERENCES_ENV})",
     )
     grade.add_argument("--timeout", type=float, default=60.0, help="seconds per function call (default 60)")
     grade.add_argument("--memory-mb", type=int, default=None, help="memory limit of a student process, MiB")

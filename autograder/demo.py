@@ -19,9 +19,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.checks import NOTEBOOKS
+from autograder.course import NOTEBOOKS
 from autograder.mistakes import apply_mistakes, mistakes_for
-from autograder.references import SOLUTIONS_DIR
+from autograder.settings import SOLUTIONS_DIR, GradingSettings
 
 __all__ = ["make_sample_submissions", "run_demo"]
 
@@ -58,9 +58,9 @@ def make_sample_submissions(
 
 def run_demo(out: Path | None = None, workers: int = 2) -> Path:
     """Run the whole demo and print the grade table; returns the output folder."""
-    from autograder.grading import grade_path
+    from autograder.grading.batch import grade_path
+    from autograder.grading.reports import grade_table
     from autograder.release import generate_release
-    from autograder.reports import grade_table
 
     start = time.perf_counter()
     out = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="autograder-demo-"))
@@ -82,7 +82,7 @@ def run_demo(out: Path | None = None, workers: int = 2) -> Path:
     make_sample_submissions(release_dir, submitted, names=tuple(released))
     grades = out / "grades"
     print(f"3/3 grading them ({workers} workers, public references) into {grades}")
-    run = grade_path(submitted, grades, workers=workers, force=True, reference_set="public")
+    run = grade_path(submitted, grades, GradingSettings("public"), workers=workers, force=True)
     print()
     print(grade_table(run.results))
     print(

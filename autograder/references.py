@@ -14,6 +14,7 @@ of each check's inputs; loading warns on a version mismatch and refuses inputs t
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.metadata
 import itertools
@@ -28,17 +29,18 @@ from typing import Any
 import nbformat
 import torch
 
-from autograder.checks import CHECKS, NOTEBOOKS, FunctionCheck, Variant, checks_for
-from autograder.extraction import extract_student_code
+from autograder.checks import CHECKS, FunctionCheck, Variant, checks_for
+from autograder.course import NOTEBOOKS
+from autograder.grading.extraction import extract_student_code
 from autograder.runner import Call, InProcessRunner
+from autograder.settings import PUBLIC_REFERENCES, REPO_ROOT, SOLUTIONS_DIR
+from autograder.tolerances import COMPACT_NUMEL
 
 __all__ = [
     "FORMAT_VERSION",
-    "HIDDEN_ENV",
-    "PUBLIC_PATH",
     "PUBLIC_SEED",
-    "SOLUTIONS_DIR",
     "References",
+    "StaleReferencesError",
     "build_references",
     "inputs_digest",
     "load_references",
@@ -48,10 +50,10 @@ __all__ = [
 
 FORMAT_VERSION = 1
 PUBLIC_SEED = 0
-PUBLIC_PATH = Path(__file__).parent / "references" / "public.pt"
-SOLUTIONS_DIR = Path(__file__).resolve().parents[1] / "solutions"
-#: Environment variable with the path of the hidden references (nbgrader autograde, batch grading).
-HIDDEN_ENV = "AUTOGRADER_HIDDEN_REFERENCES"
+
+
+class StaleReferencesError(ValueError):
+    """A reference file was built from other check inputs than this code makes: rebuild it."""
 
 
 def _versions() -> dict[str, str]:
@@ -88,11 +90,19 @@ class References:
         seed: the seed the check inputs are built from.
         meta: versions and provenance recorded at build time.
         entries: per function: ``expected``, ``variants`` (name -> Variant) and ``digest``.
+        calls: per function, the check's call for :attr:`seed` (its digest verified at load).
+        path: the file they were read from.
     """
 
     seed: int
     meta: dict[str, Any]
     entries: dict[str, dict[str, Any]]
+    calls: dict[str, Call]
+    path: Path
+
+    def expected(self, function: str) -> Any:
+        """The reference output of ``function`` on :meth:`call`'s inputs."""
+        return self.entries[function]["expected"]
 
     def variants(self, function: str) -> dict[str, Variant]:
         """Known-mistake outputs stored for ``function``."""
@@ -113,7 +123,7 @@ def notebook_namespace(nb: nbformat.NotebookNode, notebook: str) -> dict[str, An
     """Execute a TRUSTED notebook's imports and function definitions in this process; return its globals.
 
     Only for the course's own solution notebooks (and edits of them in tests): student code is run
-    by :class:`autograder.sandbox.Sandbox`, never here. The code is registered with ``linecache`` so
+    by :class:`autograder.isolation.sandbox.Sandbox`, never here. The code is registered with ``linecache`` so
     that ``inspect.getsource`` works on the functions, as in Jupyter.
     """
     functions = [c.function for c in checks_for(notebook)]
@@ -126,7 +136,7 @@ def notebook_namespace(nb: nbformat.NotebookNode, notebook: str) -> dict[str, An
     suffix = f" [{next(_NAMESPACE_COUNTER)}]"
     for chunk in chunks:
         lines = files.setdefault(chunk.label + suffix, [])
-        for number, line in enumerate(chunk.code.splitlines(), start=1):
+        for number, line in enumerate(chunk.code.split("\n"), start=chunk.first_line):
             while len(lines) < number:
                 lines.append("\n")
             if line:
@@ -134,7 +144,9 @@ def notebook_namespace(nb: nbformat.NotebookNode, notebook: str) -> dict[str, An
     for label, lines in files.items():
         linecache.cache[label] = (sum(map(len, lines)), None, lines, label)
     for chunk in chunks:
-        exec(compile(chunk.code, chunk.label + suffix, "exec"), namespace)
+        tree = ast.parse(chunk.code, chunk.label + suffix)
+        ast.increment_lineno(tree, chunk.first_line - 1)
+        exec(compile(tree, chunk.label + suffix, "exec"), namespace)
     return namespace
 
 
@@ -169,7 +181,7 @@ def build_references(
     """
     from course_utils.models import load_model
 
-    if private and Path(out).resolve().is_relative_to(SOLUTIONS_DIR.parent):
+    if private and Path(out).resolve().is_relative_to(REPO_ROOT):
         raise ValueError(
             f"refusing to write hidden references inside the course repository ({out}): anything there "
             "can end up in a commit, the package or a release. Choose a path outside it, e.g. "
@@ -214,38 +226,37 @@ def _reference_entry(
     }
 
 
-#: Known-mistake outputs larger than this many elements are stored in float16 (they are only matched
-#: within checks.base.VARIANT_MATCH, far above float16's precision), keeping the public file small.
-_COMPACT_NUMEL = 1000
-
-
 def _compact(value: Any) -> Any:
-    if isinstance(value, torch.Tensor) and value.numel() > _COMPACT_NUMEL:
+    if isinstance(value, torch.Tensor) and value.numel() > COMPACT_NUMEL:
         return value.detach().to(torch.float16)
     return value
 
 
 def load_references(which: str = "public", path: Path | str | None = None) -> References:
-    """Load public or hidden references, warning when they were built with other versions.
+    """Load public or hidden references and verify them against this code's check inputs.
+
+    A file whose recorded input digests differ from the inputs the checks make now (the checks or
+    the bundled data changed) raises :class:`StaleReferencesError` here, before any grading starts.
+    A file built with other torch/timm/weights versions gives a warning.
 
     Args:
         which: ``"public"`` (shipped with the package) or ``"hidden"``.
-        path: file to read; for hidden references the default is ``$AUTOGRADER_HIDDEN_REFERENCES``.
+        path: file to read; required for hidden references (default for public: the packaged file).
 
     Raises:
-        FileNotFoundError: with instructions, when the file is missing.
+        FileNotFoundError: with instructions, when the file is missing or not given.
+        StaleReferencesError: when the file no longer matches the checks.
+        ValueError: for a file of another format or with functions missing.
     """
+    if which not in ("public", "hidden"):
+        raise ValueError(f"references must be 'public' or 'hidden', not {which!r}")
     if path is None:
-        if which == "public":
-            path = PUBLIC_PATH
-        else:
-            env = os.environ.get(HIDDEN_ENV)
-            if not env:
-                raise FileNotFoundError(
-                    f"Hidden references are not configured: set {HIDDEN_ENV} to the file written by "
-                    "`python -m autograder references --hidden --seed N --out PATH` (instructors only)."
-                )
-            path = env
+        if which == "hidden":
+            raise FileNotFoundError(
+                "Hidden references are not configured: pass the file written by `python -m autograder "
+                "references --hidden --seed N --out PATH` (instructors only)."
+            )
+        path = PUBLIC_REFERENCES
     path = Path(path)
     if not path.is_file():
         hint = (
@@ -269,4 +280,15 @@ def load_references(which: str = "public", path: Path | str | None = None) -> Re
     missing = sorted(set(CHECKS) - set(payload["entries"]))
     if missing:
         raise ValueError(f"{path} has no references for {', '.join(missing)}: rebuild it.")
-    return References(seed=payload["seed"], meta=payload["meta"], entries=payload["entries"])
+    calls = {}
+    for function, check in CHECKS.items():
+        calls[function] = check.make_call(payload["seed"])
+        if payload["entries"][function]["digest"] != inputs_digest(calls[function]):
+            raise StaleReferencesError(
+                f"{path}: the check inputs of {function} differ from those the references were built with "
+                "(the check or the bundled data changed): rebuild the references (`make references`, or "
+                "`python -m autograder references --hidden ...` for hidden ones)."
+            )
+    return References(
+        seed=payload["seed"], meta=payload["meta"], entries=payload["entries"], calls=calls, path=path
+    )

@@ -31,6 +31,9 @@ from typing import Any
 
 import nbformat
 
+from autograder.course import notebook_names
+from autograder.settings import NOTEBOOKS_DIR, SOLUTIONS_DIR
+
 __all__ = [
     "CODE_STUB",
     "NOTEBOOKS_DIR",
@@ -47,18 +50,15 @@ __all__ = [
     "stale_notebooks",
 ]
 
-#: The repository's folders: the nbgrader source notebooks and the generated student notebooks.
-SOLUTIONS_DIR = Path(__file__).resolve().parents[1] / "solutions"
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 #: The released notebooks, in course order (each is its own nbgrader assignment of the same name).
-NOTEBOOK_NAMES: tuple[str, ...] = ("NetworkVisualization", "StyleTransfer")
+NOTEBOOK_NAMES: tuple[str, ...] = notebook_names()
 
 #: What replaces a solution region in code cells: the CS231n markers stay, ``pass`` between them.
 CODE_STUB: dict[str, str] = {"python": "pass"}
 #: What replaces a solution region in markdown cells (written answers).
 TEXT_STUB = "YOUR ANSWER HERE"
 
-#: Id of the first cell of every student notebook (the "generated, do not edit" note).
+#: Id of the first cell of every student notebook (what students may edit; provenance for instructors).
 RELEASE_NOTE_ID = "release-note"
 
 #: Region markers whose content students must never see.
@@ -70,7 +70,14 @@ _SECRET_REGIONS: tuple[tuple[str, str], ...] = (
 
 def release_note(name: str) -> str:
     """The text of the first cell of ``notebooks/<name>.ipynb``."""
-    return f"Generated from solutions/{name}.ipynb by `make release`; do not edit."
+    return (
+        "**This is your copy: edit it.** Write your code between the `START OF YOUR CODE` and `END OF "
+        "YOUR CODE` markers and your written answers where it says `YOUR ANSWER HERE`. Keep the "
+        "functions' names and arguments and leave the other cells as they are: the self-checks and the "
+        "grader look for your functions by name.\n\n"
+        f"<small>For instructors: generated from `solutions/{name}.ipynb` by `make release`; change "
+        "the solution notebook, never this file.</small>"
+    )
 
 
 def solution_digest(solution_nb: nbformat.NotebookNode) -> str:

@@ -2,7 +2,7 @@
 
 A check never calls a function directly. It describes the call (:class:`Call`) and hands it to a
 *runner*: :class:`InProcessRunner` for self-checks, nbgrader and reference building (the student's
-own kernel), or :class:`autograder.sandbox.Sandbox` for batch grading (an isolated process). Both
+own kernel), or :class:`autograder.isolation.sandbox.Sandbox` for batch grading (an isolated process). Both
 return a :class:`CallOutcome` holding only plain data, so checks grade the same way everywhere.
 """
 
@@ -13,9 +13,11 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
+
+from autograder.settings import PLAIN_MAX_DEPTH, PLAIN_MAX_NODES
 
 __all__ = [
     "MODEL",
@@ -23,7 +25,7 @@ __all__ = [
     "Call",
     "CallOutcome",
     "InProcessRunner",
-    "Runner",
+    "PlainDataError",
     "plain_data",
     "reset_torch_state",
     "student_traceback",
@@ -78,39 +80,77 @@ class CallOutcome:
     seconds: float = 0.0
 
 
-class Runner(Protocol):
-    """Anything that can run a named student function on a :class:`Call`."""
-
-    def run(self, function: str, call: Call) -> CallOutcome:
-        """Call ``function`` as described and report what happened."""
-        ...
+class PlainDataError(TypeError):
+    """A value is not plain data (or exceeds the caps of :func:`plain_data`)."""
 
 
-def plain_data(value: Any, depth: int = 0) -> Any:
-    """Convert a returned value to plain data, refusing anything else.
+#: Tensor dtypes accepted back from student code (float8, quantized and other exotic dtypes are not:
+#: the grader's arithmetic on them could fail and would be the student's output's fault).
+PLAIN_DTYPES = frozenset(
+    {
+        torch.bool,
+        torch.uint8,
+        torch.int8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+    }
+)
 
-    Tensors are detached, moved to the CPU and made contiguous (a plain ``torch.Tensor``, not a
-    subclass); numbers and strings are kept; lists, tuples and string-keyed dicts are converted
-    element by element.
+
+def plain_data(value: Any, *, max_depth: int = PLAIN_MAX_DEPTH, max_nodes: int = PLAIN_MAX_NODES) -> Any:
+    """The one plain-data codec: convert a value to plain data, refusing anything else.
+
+    Used on both sides of the process boundary: in the student's call process on what the function
+    returned, and in the grader on what ``torch.load(weights_only=True)`` read back. Tensors are
+    detached, made plain ``torch.Tensor`` (subclasses, whose methods could lie, are dropped), moved to
+    the CPU, contiguous and owning their memory; ``int``, ``float``, ``bool``, ``str`` and ``None`` are
+    kept; lists, tuples and dicts with ``str`` or ``int`` keys are converted element by element.
+
+    The walk is linear in the size of the data and capped: every container or value counts once per
+    occurrence, so a small pickle that shares one list many times over cannot make it exponential.
+
+    Args:
+        value: what to convert.
+        max_depth: deepest nesting accepted.
+        max_nodes: most values (containers, tensors, scalars) accepted in total.
 
     Raises:
-        TypeError: for any other object (its methods could lie about its value).
+        PlainDataError: for any other object, a dense-layout-less or exotic-dtype tensor, nesting
+            deeper than ``max_depth`` or more than ``max_nodes`` values.
     """
-    if depth > 8:
-        raise TypeError("the returned value is nested too deeply")
-    if type(value) in _PLAIN_SCALARS:
-        return value
-    if isinstance(value, torch.Tensor):
-        # as_subclass drops any Tensor subclass (whose methods could lie); clone owns the memory
-        return value.detach().as_subclass(torch.Tensor).cpu().contiguous().clone()
-    if type(value) in (list, tuple):
-        return type(value)(plain_data(v, depth + 1) for v in value)
-    if type(value) is dict and all(type(k) is str for k in value):
-        return {k: plain_data(v, depth + 1) for k, v in value.items()}
-    raise TypeError(
-        f"the function returned a {type(value).__module__}.{type(value).__qualname__}, "
-        "but only tensors, numbers, strings, lists, tuples and dicts of them are accepted"
-    )
+    budget = [max_nodes]
+
+    def walk(item: Any, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise PlainDataError(f"the returned value holds more than {max_nodes} items")
+        if depth > max_depth:
+            raise PlainDataError("the returned value is nested too deeply")
+        kind = type(item)
+        if kind in _PLAIN_SCALARS:
+            return item
+        if isinstance(item, torch.Tensor):
+            if item.layout != torch.strided or item.is_quantized or item.dtype not in PLAIN_DTYPES:
+                raise PlainDataError(
+                    f"a {item.layout} / {item.dtype} tensor came back; only dense tensors of ordinary "
+                    "dtypes (float, int, bool) are accepted"
+                )
+            return item.detach().as_subclass(torch.Tensor).cpu().contiguous().clone()
+        if kind in (list, tuple):
+            return kind(walk(v, depth + 1) for v in item)
+        if kind is dict and all(type(k) in (str, int) for k in item):
+            return {k: walk(v, depth + 1) for k, v in item.items()}
+        raise PlainDataError(
+            f"the function returned a {kind.__module__}.{kind.__qualname__}, "
+            "but only tensors, numbers, strings, lists, tuples and dicts of them are accepted"
+        )
+
+    return walk(value, 0)
 
 
 def reset_torch_state(seed: int = 0) -> None:
@@ -189,11 +229,8 @@ class InProcessRunner:
                 reset_torch_state()
                 value = func(*args, **kwargs)
             outcome = CallOutcome("ok", value=plain_data(value), args=captured(args, call.capture_args))
-        except TypeError as exc:
-            if "only tensors, numbers" in str(exc):
-                outcome = CallOutcome("bad_output", message=str(exc))
-            else:
-                outcome = CallOutcome("error", message=student_traceback(exc) or str(exc))
+        except PlainDataError as exc:
+            outcome = CallOutcome("bad_output", message=str(exc))
         except Exception as exc:
             outcome = CallOutcome("error", message=student_traceback(exc))
         finally:

@@ -25,20 +25,24 @@ from pathlib import Path
 
 import torch
 
-from autograder.checks import CHECKS, GradingContext, Verdict
-from autograder.references import HIDDEN_ENV, References, load_references
-from autograder.results import CheckResult
+from autograder.checks import CHECKS
+from autograder.grading.function import grade_function
+from autograder.grading.results import CheckResult
+from autograder.references import References, load_references
 from autograder.runner import InProcessRunner
+from autograder.settings import (
+    HIDDEN_REFERENCES_ENV,
+    NBGRADER_EXECUTION_ENV,
+    STRICT_ENV,
+    hidden_references_from_env,
+)
 
-__all__ = ["STRICT_ENV", "check", "is_strict", "run_check", "verdict_line"]
-
-#: Set to ``1`` to make failed checks raise outside nbgrader too.
-STRICT_ENV = "AUTOGRADER_STRICT"
+__all__ = ["check", "is_strict", "run_check", "verdict_line"]
 
 
 def is_strict() -> bool:
     """Whether failed checks raise: under nbgrader autograde/validate, or with ``AUTOGRADER_STRICT=1``."""
-    return os.environ.get("NBGRADER_EXECUTION") in {"autograde", "validate"} or os.environ.get(
+    return os.environ.get(NBGRADER_EXECUTION_ENV) in {"autograde", "validate"} or os.environ.get(
         STRICT_ENV, ""
     ) not in {"", "0"}
 
@@ -51,8 +55,8 @@ def _model() -> torch.nn.Module:
 
 
 @lru_cache(maxsize=4)
-def _references(which: str, path: str | None) -> References:
-    return load_references(which, Path(path) if path else None)
+def _references(which: str, path: Path | None) -> References:
+    return load_references(which, path)
 
 
 def verdict_line(result: CheckResult) -> str:
@@ -89,29 +93,18 @@ def run_check(function_name: str, func: Callable | None, hidden: bool = False) -
     """
     if function_name not in CHECKS:
         raise KeyError(f"no check named {function_name!r}; known: {', '.join(CHECKS)}")
-    the_check = CHECKS[function_name]
     which = "hidden" if hidden else "public"
-    refs = _references(which, os.environ.get(HIDDEN_ENV) if hidden else None)
-    entry = refs.entries[function_name]
-    call = the_check.make_call(refs.seed)
+    refs = _references(which, hidden_references_from_env() if hidden else None)
     runner = InProcessRunner({function_name: func} if func is not None else {}, _model())
-    outcome = runner.run(function_name, call)
-    ctx = GradingContext(
-        model=_model(), source=_source(func) if func else None, variants=refs.variants(function_name)
+    outcome = runner.run(function_name, refs.calls[function_name])
+    return grade_function(
+        function_name,
+        outcome,
+        refs,
+        reference_set=which,
+        model=_model(),
+        source=_source(func) if func else None,
     )
-    verdict: Verdict = the_check.grade(outcome, entry["expected"], call, ctx)
-    result = CheckResult(
-        function=function_name,
-        check=which,
-        points=the_check.points * verdict.fraction,
-        max_points=the_check.points,
-        status=verdict.status,
-        message=verdict.message,
-        hint=verdict.hint,
-        rel_error=verdict.rel_error,
-        threshold=verdict.threshold,
-    )
-    return result
 
 
 def check(function_name: str, func: Callable | None, hidden: bool = False) -> None:
@@ -127,9 +120,12 @@ def check(function_name: str, func: Callable | None, hidden: bool = False) -> No
     Raises:
         AssertionError: when the check is not fully passed and :func:`is_strict` is true.
     """
-    if hidden and not os.environ.get(HIDDEN_ENV) and not is_strict():
+    if hidden and hidden_references_from_env() is None and not is_strict():
         # The solution notebook carries the hidden tests; outside grading they have nothing to run on.
-        print(f"[hidden tests] {function_name}: not run here (instructors set {HIDDEN_ENV} when grading)")
+        print(
+            f"[hidden tests] {function_name}: not run here (instructors set {HIDDEN_REFERENCES_ENV} "
+            "when grading)"
+        )
         return
     result = run_check(function_name, func, hidden)
     text = verdict_line(result) + (

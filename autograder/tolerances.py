@@ -5,7 +5,15 @@ Relative errors are CS231n's ``rel_error``: ``max |x - y| / max(1e-8, |x| + |y|)
 
 from __future__ import annotations
 
-__all__ = ["FOOLING_MAX_L2", "FOOLING_MAX_STEPS", "NORM_BASED", "REL_ERROR"]
+__all__ = [
+    "CHECK_SIZE",
+    "COMPACT_NUMEL",
+    "FOOLING_MAX_L2",
+    "FOOLING_MAX_STEPS",
+    "NORM_BASED",
+    "REL_ERROR",
+    "VARIANT_MATCH",
+]
 
 #: Largest relative error accepted per function.
 REL_ERROR: dict[str, float] = {
@@ -41,3 +49,16 @@ NORM_BASED: frozenset[str] = frozenset({"compute_saliency_maps", "class_visualiz
 FOOLING_MAX_STEPS = 100
 #: ... so the change, in normalized units, has an L2 norm of at most this (plus float slack).
 FOOLING_MAX_L2 = FOOLING_MAX_STEPS * 1.0 + 1e-3
+
+#: Relative error under which an output is recognized as a known mistake. Mistakes differ from the
+#: correct output and from each other by far more; large variants are stored in float16, whose
+#: rounding adds < 1e-4.
+VARIANT_MATCH = 1e-3
+
+#: Known-mistake outputs larger than this many elements are stored in float16 in the reference files
+#: (they are only matched within VARIANT_MATCH, far above float16's precision), keeping them small.
+COMPACT_NUMEL = 1000
+
+#: Side length, in pixels, of the NetworkVisualization check images: small enough to be fast, large
+#: enough for the network. The float64 noise figures above were measured at this size.
+CHECK_SIZE = 128

@@ -1,4 +1,4 @@
-"""The check library: one check per graded function, registered by function name."""
+"""The check library: one check per graded function, keyed by the registry's function names."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from autograder.checks.network_visualization import (
     SaliencyCheck,
 )
 from autograder.checks.style_transfer import ContentLossCheck, GramMatrixCheck, StyleLossCheck, TVLossCheck
+from autograder.course import FUNCTIONS, NOTEBOOKS
 
 __all__ = [
     "CHECKS",
-    "NOTEBOOKS",
     "FunctionCheck",
     "GradingContext",
     "Variant",
@@ -21,26 +21,24 @@ __all__ = [
     "rel_error",
 ]
 
-#: Every check, keyed by the graded function's name, in notebook order.
-CHECKS: dict[str, FunctionCheck] = {
-    check.function: check
-    for check in (
-        SaliencyCheck(),
-        FoolingCheck(),
-        ClassVisualizationStepCheck(),
-        ContentLossCheck(),
-        GramMatrixCheck(),
-        StyleLossCheck(),
-        TVLossCheck(),
-    )
-}
+_ALL = (
+    SaliencyCheck(),
+    FoolingCheck(),
+    ClassVisualizationStepCheck(),
+    ContentLossCheck(),
+    GramMatrixCheck(),
+    StyleLossCheck(),
+    TVLossCheck(),
+)
 
-#: The graded notebooks, by name (the solution and student files are ``<name>.ipynb``).
-NOTEBOOKS: tuple[str, ...] = ("NetworkVisualization", "StyleTransfer")
+#: Every check, keyed by the graded function's name, in the registry's order.
+CHECKS: dict[str, FunctionCheck] = {name: next(c for c in _ALL if c.function == name) for name in FUNCTIONS}
+if len(_ALL) != len(CHECKS):
+    raise RuntimeError("every check must be for a function of autograder.course, and every function checked")
 
 
 def checks_for(notebook: str) -> list[FunctionCheck]:
     """The checks of one notebook, in order."""
     if notebook not in NOTEBOOKS:
         raise KeyError(f"unknown notebook {notebook!r}; known: {', '.join(NOTEBOOKS)}")
-    return [c for c in CHECKS.values() if c.notebook == notebook]
+    return [CHECKS[f] for f in NOTEBOOKS[notebook].function_names]

@@ -11,7 +11,9 @@ from typing import Any
 
 import torch
 
+from autograder.course import FUNCTIONS
 from autograder.runner import Call, CallOutcome
+from autograder.tolerances import NORM_BASED, VARIANT_MATCH
 
 __all__ = [
     "ERROR_HINTS",
@@ -241,25 +243,33 @@ def _known_mistake(
     return None
 
 
-#: Relative error under which an output is recognized as a known mistake. Mistakes differ from the
-#: correct output and from each other by far more; large variants are stored in float16, whose
-#: rounding adds < 1e-4.
-VARIANT_MATCH = 1e-3
-
-
 class FunctionCheck(ABC):
     """The check of one student function: inputs from a seed, what to keep as reference, grading.
 
-    Subclasses set the class attributes and implement the three methods. Inputs must be a
+    Subclasses set the class attributes and implement the abstract methods. Inputs must be a
     deterministic function of the seed (references are rebuilt from the same seed at grading time).
+    The notebook and the points come from the course registry (:mod:`autograder.course`).
     """
 
     function: str
-    notebook: str
-    points: float
     hint: str
     #: whether :meth:`judge` needs the grader's own model (``GradingContext.model``)
     needs_model: bool = False
+
+    @property
+    def notebook(self) -> str:
+        """The notebook the function belongs to."""
+        return FUNCTIONS[self.function].notebook
+
+    @property
+    def points(self) -> float:
+        """Points of the function's test cell."""
+        return FUNCTIONS[self.function].points
+
+    @property
+    def norm_based(self) -> bool:
+        """Compare with the norm-based relative error (see :data:`autograder.tolerances.NORM_BASED`)."""
+        return self.function in NORM_BASED
 
     @abstractmethod
     def make_call(self, seed: int) -> Call:

@@ -13,13 +13,9 @@ import torch.nn.functional as F
 
 from autograder.checks.base import FunctionCheck, GradingContext, Variant, Verdict, compare_values
 from autograder.runner import MODEL, MODEL_FLOAT64, Call, CallOutcome
-from autograder.tolerances import FOOLING_MAX_L2, FOOLING_MAX_STEPS, REL_ERROR
+from autograder.tolerances import CHECK_SIZE, FOOLING_MAX_L2, FOOLING_MAX_STEPS, REL_ERROR
 
 __all__ = ["ClassVisualizationStepCheck", "FoolingCheck", "SaliencyCheck"]
-
-NOTEBOOK = "NetworkVisualization"
-#: Side length of the check images: small enough to be fast, large enough for the network.
-CHECK_SIZE = 128
 
 
 @lru_cache(maxsize=1)
@@ -54,8 +50,6 @@ class SaliencyCheck(FunctionCheck):
     """compute_saliency_maps on two bundled photos, compared elementwise with the reference."""
 
     function = "compute_saliency_maps"
-    notebook = NOTEBOOK
-    points = 4.0
     hint = (
         "Forward X, select each image's correct-class score with scores.gather(1, y.view(-1, 1)) "
         "(not the sum of all scores, not a loss), sum them, call backward(), then take "
@@ -100,7 +94,12 @@ class SaliencyCheck(FunctionCheck):
     def judge(self, outcome: CallOutcome, expected: Any, call: Call, ctx: GradingContext) -> Verdict:
         """Shape (N, H, W), then rel_error against the reference and known mistakes."""
         return compare_values(
-            outcome.value, expected, REL_ERROR[self.function], ctx.variants, self.hint, norm_based=True
+            outcome.value,
+            expected,
+            REL_ERROR[self.function],
+            ctx.variants,
+            self.hint,
+            norm_based=self.norm_based,
         )
 
 
@@ -108,8 +107,6 @@ class FoolingCheck(FunctionCheck):
     """make_fooling_image, checked by property: the grader's model predicts the target, small change."""
 
     function = "make_fooling_image"
-    notebook = NOTEBOOK
-    points = 4.0
     needs_model = True
     hint = (
         "Loop at most 100 times: forward, stop if the prediction is target_y, else backward the "
@@ -187,8 +184,6 @@ class ClassVisualizationStepCheck(FunctionCheck):
     """class_visualization_update_step: the in-place step is compared with the reference step."""
 
     function = "class_visualization_update_step"
-    notebook = NOTEBOOK
-    points = 4.0
     hint = (
         "Compute score = model(img)[0, target_y] - l2_reg * (img ** 2).sum(), call backward(), then "
         "inside `with torch.no_grad():` img += learning_rate * img.grad / img.grad.norm(), and zero img.grad."
@@ -245,7 +240,7 @@ class ClassVisualizationStepCheck(FunctionCheck):
                 self.hint,
             )
         verdict = compare_values(
-            step, expected, REL_ERROR[self.function], ctx.variants, self.hint, norm_based=True
+            step, expected, REL_ERROR[self.function], ctx.variants, self.hint, norm_based=self.norm_based
         )
         grad = outcome.args[0].get("grad")
         if verdict.status == "passed" and grad is not None and grad.abs().max() > 0:

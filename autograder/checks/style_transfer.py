@@ -19,8 +19,6 @@ from autograder.tolerances import REL_ERROR
 
 __all__ = ["ContentLossCheck", "GramMatrixCheck", "StyleLossCheck", "TVLossCheck"]
 
-NOTEBOOK = "StyleTransfer"
-
 
 def _gram(features: torch.Tensor, divisor: float) -> torch.Tensor:
     n, c = features.shape[:2]
@@ -42,8 +40,6 @@ class ContentLossCheck(_ScalarLossCheck):
     """content_loss on random feature maps."""
 
     function = "content_loss"
-    notebook = NOTEBOOK
-    points = 2.0
     hint = "content_loss = content_weight * ((content_current - content_original) ** 2).sum()"
 
     def make_call(self, seed: int) -> Call:
@@ -69,8 +65,6 @@ class GramMatrixCheck(FunctionCheck):
     """gram_matrix on a random batch of two feature maps, normalized."""
 
     function = "gram_matrix"
-    notebook = NOTEBOOK
-    points = 3.0
     hint = (
         "Reshape features to (N, C, H*W), then torch.bmm(F, F.transpose(1, 2)) gives (N, C, C); "
         "divide by H * W * C when normalize is True."
@@ -112,8 +106,6 @@ class StyleLossCheck(_ScalarLossCheck):
     """style_loss over three of four random feature layers against random Gram targets."""
 
     function = "style_loss"
-    notebook = NOTEBOOK
-    points = 3.0
     hint = (
         "Loop over the style layers: loss += style_weights[i] * ((gram_matrix(feats[layer]) - "
         "style_targets[i]) ** 2).sum(). Use your gram_matrix (normalized)."
@@ -159,8 +151,6 @@ class TVLossCheck(FunctionCheck):
     """tv_loss on a random image; Python loops in the function fail the check."""
 
     function = "tv_loss"
-    notebook = NOTEBOOK
-    points = 3.0
     hint = (
         "Vectorize with slicing: tv_weight * (((img[..., 1:, :] - img[..., :-1, :]) ** 2).sum() + "
         "((img[..., :, 1:] - img[..., :, :-1]) ** 2).sum())."

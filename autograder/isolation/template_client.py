@@ -1,26 +1,27 @@
-"""The warm template: one long-lived process per grader that forks a fresh student process per notebook.
+"""Client of the warm template: one long-lived process per grader that forks a student process per notebook.
 
 Starting a student process from nothing costs about 3 s on a laptop CPU (Python, torch, timm, the
 course modules, the model), far more than grading the notebook once it runs. The template pays that
 once: it imports everything the notebooks import and loads the model, **runs no student code**, and
-then forks one child per :class:`autograder.sandbox.Sandbox`. Each child isolates itself (namespaces,
-hidden paths, private /tmp, its own uid, rlimits; see :mod:`autograder.worker`) before it runs any
-student code, exactly as a freshly started process would, so sharing the template costs no isolation:
-what one student process does never reaches the template or the next one.
+then forks one child per :class:`autograder.isolation.sandbox.Sandbox`. Each child isolates
+itself (namespaces, hidden paths, private /tmp, its own uid, rlimits; see
+:mod:`autograder.isolation.student`) before it runs any student code, exactly as a freshly
+started process would, so sharing the template costs no isolation: what one student process does
+never reaches the template or the next one.
 
-The grader talks to the template over a Unix ``SOCK_SEQPACKET`` socket pair: JSON requests, JSON
-replies, and the spawned child's pipes passed as file descriptors (``SCM_RIGHTS``). The template
-dies with the grader (parent-death signal), and its children die with it.
+The grader talks to the template over a Unix ``SOCK_SEQPACKET`` socket pair: typed messages
+(:mod:`autograder.isolation.protocol`), and the spawned child's pipes passed as file descriptors
+(``SCM_RIGHTS``). The template dies with the grader (parent-death signal), and its children die
+with it.
 
 Each grader process owns one template (:func:`shared_template`), started on first use; parallel
-grading workers each have their own.
+grading workers each have their own. The server side is :mod:`autograder.isolation.template_main`.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
 import shutil
 import socket
@@ -29,10 +30,27 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from typing import TypeVar
 
-__all__ = ["Template", "TemplateError", "shared_template"]
+from autograder.isolation.protocol import (
+    Message,
+    SpawnConfig,
+    Spawned,
+    SpawnFailed,
+    SpawnRequest,
+    StopRequest,
+    TemplateConfig,
+    TemplateReady,
+    WaitReply,
+    WaitRequest,
+    decode,
+    encode,
+)
+from autograder.settings import Timeouts
+
+__all__ = ["Template", "TemplateError", "shared_template", "template_env", "warm_template"]
+
+R = TypeVar("R", bound=Message)
 
 
 class TemplateError(RuntimeError):
@@ -67,14 +85,14 @@ class Template:
     """Client side of one template process.
 
     Args:
-        start_timeout_s: seconds the template may take to import torch and load the model.
+        timeouts: how long to wait for the template (its start, its answers).
 
     Attributes:
         start_seconds: how long starting the template took.
     """
 
-    def __init__(self, start_timeout_s: float = 120.0) -> None:
-        self.start_timeout_s = start_timeout_s
+    def __init__(self, timeouts: Timeouts | None = None) -> None:
+        self.timeouts = timeouts or Timeouts()
         self.owner = os.getpid()
         self.start_seconds = 0.0
         self._home = tempfile.mkdtemp(prefix="autograder-template-")
@@ -88,7 +106,7 @@ class Template:
         """Start the template and wait until it has loaded torch and the model.
 
         Raises:
-            TemplateError: it died or did not get ready within ``start_timeout_s``.
+            TemplateError: it died or did not get ready within ``timeouts.template_start_s``.
         """
         self.launch()
         self.wait_ready()
@@ -107,11 +125,11 @@ class Template:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = os.path.join(self._home, "template.json")
         with open(config, "w") as f:
-            json.dump({"control_fd": theirs.fileno(), "grader_pid": os.getpid()}, f)
+            f.write(encode(TemplateConfig(control_fd=theirs.fileno(), grader_pid=os.getpid())).decode())
         try:
             # The command line names a file under $TMPDIR: tests find leftover processes by it.
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "autograder.worker", config],
+                [sys.executable, "-I", "-m", "autograder.isolation.template_main", config],
                 cwd=self._home,
                 env=template_env(self._home),
                 stdin=subprocess.DEVNULL,
@@ -128,16 +146,16 @@ class Template:
         """Wait until the launched template has imported torch and loaded the model.
 
         Raises:
-            TemplateError: it died or did not get ready within ``start_timeout_s``.
+            TemplateError: it died or did not get ready within ``timeouts.template_start_s``.
         """
         with self._lock:
             if self._ready:
                 return
             if self._proc is None or self._sock is None:
                 raise TemplateError("the template was not launched")
-            reply = self._receive(self.start_timeout_s)
+            reply = self._receive(self.timeouts.template_start_s, TemplateReady)
             code = self._proc.poll()
-        if reply is None or reply.get("event") != "ready":
+        if reply is None:
             self.close()
             why = "did not get ready in time" if code is None else f"exited with code {code}"
             raise TemplateError(
@@ -152,11 +170,11 @@ class Template:
         """Is the template process running?"""
         return self._proc is not None and self._proc.poll() is None and self._sock is not None
 
-    def spawn(self, config: Mapping[str, Any], cmd_fd: int, evt_fd: int) -> int:
+    def spawn(self, config: SpawnConfig, cmd_fd: int, evt_fd: int) -> int:
         """Fork a student process that will run the notebook described by ``config``.
 
         Args:
-            config: the student process's settings (see :func:`autograder.worker.student_process`).
+            config: the student process's settings.
             cmd_fd: read end of the command pipe, handed to the child (the caller closes its copy).
             evt_fd: write end of the event pipe, handed to the child (the caller closes its copy).
 
@@ -166,11 +184,15 @@ class Template:
         Raises:
             TemplateError: the template is gone or did not answer.
         """
-        reply = self._request({"op": "spawn", "config": dict(config)}, fds=(cmd_fd, evt_fd), timeout=30)
-        pid = reply.get("pid")
-        if not isinstance(pid, int) or pid <= 0:
-            raise TemplateError(f"the template could not fork a student process: {reply.get('error', reply)}")
-        return pid
+        reply = self._request(
+            SpawnRequest(config),
+            (Spawned, SpawnFailed),
+            fds=(cmd_fd, evt_fd),
+            timeout=self.timeouts.template_reply_s,
+        )
+        if isinstance(reply, SpawnFailed) or reply.pid <= 0:
+            raise TemplateError(f"the template could not fork a student process: {reply}")
+        return reply.pid
 
     def wait(self, pid: int, timeout: float = 0.0) -> tuple[bool, int | None]:
         """Wait up to ``timeout`` seconds for a spawned child to exit, and reap it.
@@ -181,25 +203,28 @@ class Template:
             its children died with it.
         """
         try:
-            reply = self._request({"op": "wait", "pid": pid, "timeout": timeout}, timeout=timeout + 30)
+            reply = self._request(
+                WaitRequest(pid=pid, timeout_s=timeout),
+                (WaitReply,),
+                timeout=timeout + self.timeouts.template_reply_s,
+            )
         except TemplateError:
             return True, None
-        if not reply.get("exited"):
+        if not reply.exited:
             return False, None
-        status = reply.get("status")
-        return True, (os.waitstatus_to_exitcode(status) if isinstance(status, int) else None)
+        return True, (os.waitstatus_to_exitcode(reply.status) if reply.status is not None else None)
 
     def close(self) -> None:
         """Stop the template (its children die with it) and remove its folder."""
         if self._sock is not None and self.owner == os.getpid():
             with contextlib.suppress(OSError):
-                self._sock.send(json.dumps({"op": "stop"}).encode())
+                self._sock.send(encode(StopRequest()))
         self.abandon()
         if self._proc is not None:
             with contextlib.suppress(OSError):
                 self._proc.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=10)
+                self._proc.wait(timeout=self.timeouts.process_exit_s)
             self._proc = None
         shutil.rmtree(self._home, ignore_errors=True)
 
@@ -211,48 +236,44 @@ class Template:
 
     # ------------------------------------------------------------------ protocol
     def _request(
-        self, message: dict[str, Any], *, fds: tuple[int, ...] = (), timeout: float
-    ) -> dict[str, Any]:
+        self, message: Message, replies: tuple[type[R], ...], *, fds: tuple[int, ...] = (), timeout: float
+    ) -> R:
         with self._lock:
             if not self.alive():
                 raise TemplateError("the template process is not running")
             assert self._sock is not None
             try:
-                socket.send_fds(self._sock, [json.dumps(message).encode()], list(fds))
+                socket.send_fds(self._sock, [encode(message)], list(fds))
             except OSError as exc:
                 raise TemplateError(f"the template process stopped answering: {exc}") from exc
-            reply = self._receive(timeout)
+            reply = self._receive(timeout, *replies)
             if reply is None:
                 self._sock.close()  # a late reply must never answer a later request
                 self._sock = None
                 raise TemplateError(f"the template did not answer within {timeout:g} s")
             return reply
 
-    def _receive(self, timeout: float) -> dict[str, Any] | None:
+    def _receive(self, timeout: float, *replies: type[R]) -> R | None:
         assert self._sock is not None
         self._sock.settimeout(timeout)
         try:
             data = self._sock.recv(65536)
         except OSError:  # timeout included
             return None
-        try:
-            reply = json.loads(data) if data else None
-        except ValueError:
-            return None
-        return reply if isinstance(reply, dict) else None
+        return decode(data, *replies) if data else None
 
 
 _shared: Template | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_template(start_timeout_s: float = 120.0, *, wait: bool = True) -> Template:
+def shared_template(timeouts: Timeouts | None = None, *, wait: bool = True) -> Template:
     """This process's template, started (or restarted, if it died) on first use.
 
     A process forked from the grader (e.g. a ``ProcessPoolExecutor`` worker) gets its own.
 
     Args:
-        start_timeout_s: seconds the template may take to get ready.
+        timeouts: how long to wait for it (default :class:`~autograder.settings.Timeouts`).
         wait: wait until it is ready; ``False`` only launches it, so that the seconds it needs to
             import torch overlap with the grader's own start (see :func:`warm_template`).
 
@@ -268,7 +289,7 @@ def shared_template(start_timeout_s: float = 120.0, *, wait: bool = True) -> Tem
             _shared.close()
             _shared = None
         if _shared is None:
-            _shared = Template(start_timeout_s)
+            _shared = Template(timeouts)
             _shared.launch()
         template = _shared
     if wait:

@@ -17,6 +17,7 @@ not take the rest down. As in Jupyter, a later definition of a name replaces an 
 from __future__ import annotations
 
 import ast
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,13 +33,15 @@ class CodeChunk:
     Attributes:
         label: where the code is, e.g. ``"cell 7 (compute_saliency_maps)"``; used as the file name
             in tracebacks, so error messages point at the student's cell.
-        code: Python source of one top-level statement.
+        code: Python source of one top-level statement (its lines only).
         defines: the top-level name the statement defines (function or class), if any.
+        first_line: the cell line the statement starts on (1-based), for tracebacks.
     """
 
     label: str
     code: str
     defines: str | None = None
+    first_line: int = 1
 
 
 def _is_solution_cell(cell: nbformat.NotebookNode) -> bool:
@@ -57,15 +60,41 @@ def _cell_label(index: int, cell: nbformat.NotebookNode) -> str:
     return f"cell {index + 1} ({grade_id})" if grade_id else f"cell {index + 1}"
 
 
+#: Characters ``str.splitlines`` breaks at that Python's tokenizer does not treat as line ends.
+_NON_NEWLINE_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
 def _source_of(cell: nbformat.NotebookNode) -> str:
+    """The cell's code as Python: IPython syntax (magics, ``!shell``, ``obj?`` help) turned into calls
+    the way IPython itself does (its input transformer keeps line numbers), which are then skipped."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
     source = cell.get("source", "")
     if isinstance(source, list):
         source = "".join(str(s) for s in source)
-    # IPython magics and shell escapes are not Python: comment them out, keeping line numbers.
-    lines = [
-        ("# " + line) if line.lstrip().startswith(("%", "!")) else line for line in str(source).splitlines()
-    ]
-    return "\n".join(lines)
+    source = str(source)
+    # IPython splits lines with str.splitlines(), which also breaks at U+2028, form feeds and the like
+    # (legal inside Python comments and strings): park them on private-use characters meanwhile.
+    parked = {}
+    free = (chr(c) for c in range(0xF0000, 0xFFFFE) if chr(c) not in source)
+    for ch in _NON_NEWLINE_BREAKS:
+        if ch in source:
+            parked[ch] = next(free)
+            source = source.replace(ch, parked[ch])
+    # not even IPython can read it: ast.parse will then say why
+    with contextlib.suppress(SyntaxError, ValueError, IndexError):
+        source = TransformerManager().transform_cell(source)
+    for ch, placeholder in parked.items():
+        source = source.replace(placeholder, ch)
+    return source
+
+
+def _is_ipython_call(node: ast.stmt) -> bool:
+    """``get_ipython().run_line_magic(...)`` and friends, as IPython's transformer writes them."""
+    call = node.value if isinstance(node, ast.Expr) else getattr(node, "value", None)
+    while isinstance(call, ast.Call | ast.Attribute):
+        call = call.func if isinstance(call, ast.Call) else call.value
+    return isinstance(call, ast.Name) and call.id == "get_ipython"
 
 
 def extract_student_code(
@@ -94,16 +123,24 @@ def extract_student_code(
             warnings.append(f"{label} was skipped: syntax error on line {exc.lineno}: {exc.msg}")
             continue
         keep_all = _is_solution_cell(cell)
-        lines = source.splitlines()
+        # "\n" only: str.splitlines() also splits on U+2028 and friends, which Python does not
+        lines = source.split("\n")
+        encoded: dict[int, bytes] = {}  # a line's UTF-8 bytes (ast's column offsets count bytes)
         for node in tree.body:
             is_def = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
             is_import = isinstance(node, ast.Import | ast.ImportFrom)
-            if not (keep_all or is_def or is_import):
+            if not (keep_all or is_def or is_import) or _is_ipython_call(node):
                 continue
             start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-            # keep line numbers right in tracebacks: pad with empty lines up to the statement
-            code = "\n" * (start - 1) + "\n".join(lines[start - 1 : node.end_lineno])
-            chunks.append(CodeChunk(label=label, code=code, defines=node.name if is_def else None))
+            end = node.end_lineno or start
+            if start == end:  # several statements may share a line (`import os; import sys`)
+                line = encoded.setdefault(start, lines[start - 1].encode())
+                code = line[node.col_offset : node.end_col_offset].decode(errors="replace")
+            else:
+                code = "\n".join(lines[start - 1 : end])
+            chunks.append(
+                CodeChunk(label=label, code=code, defines=node.name if is_def else None, first_line=start)
+            )
     defined = {c.defines for c in chunks}
     for name in function_names:
         if name not in defined:
@@ -117,4 +154,4 @@ def extract_student_code(
 def function_source(chunks: Sequence[CodeChunk], name: str) -> str | None:
     """Return the source of the last definition of ``name`` among ``chunks`` (as Jupyter would use)."""
     found = [c for c in chunks if c.defines == name]
-    return found[-1].code.lstrip("\n") if found else None
+    return found[-1].code if found else None

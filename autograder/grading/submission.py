@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,9 @@ from typing import Any
 
 import nbformat
 
+from autograder.course import NOTEBOOKS
+
 __all__ = [
-    "GRADED_FUNCTIONS",
     "MAX_NOTEBOOK_BYTES",
     "Submission",
     "discover_submissions",
@@ -28,15 +30,6 @@ __all__ = [
     "read_notebook",
 ]
 
-#: The graded functions of each assignment (CS231n names).
-GRADED_FUNCTIONS: dict[str, tuple[str, ...]] = {
-    "NetworkVisualization": (
-        "compute_saliency_maps",
-        "make_fooling_image",
-        "class_visualization_update_step",
-    ),
-    "StyleTransfer": ("content_loss", "gram_matrix", "style_loss", "tv_loss"),
-}
 
 #: Largest notebook file read, in bytes (a notebook with big outputs still fits; beyond is refused).
 MAX_NOTEBOOK_BYTES = 1 << 30
@@ -72,7 +65,7 @@ def _normalize(name: str) -> str:
 def _assignment_from_name(name: str) -> str | None:
     """An assignment named in a file or folder name (``network_visualization``, ``StyleTransfer-v2``)."""
     key = _normalize(name)
-    for assignment in GRADED_FUNCTIONS:
+    for assignment in NOTEBOOKS:
         if _normalize(assignment) in key:
             return assignment
     return None
@@ -89,7 +82,7 @@ def _defined_names(nb: nbformat.NotebookNode) -> set[str]:
 def guess_assignment(nb: nbformat.NotebookNode) -> str | None:
     """The assignment whose graded functions the notebook defines most of, ``None`` if none."""
     names = _defined_names(nb)
-    counts = {a: len(names.intersection(f)) for a, f in GRADED_FUNCTIONS.items()}
+    counts = {a: len(names.intersection(nb.function_names)) for a, nb in NOTEBOOKS.items()}
     best = max(counts, key=lambda a: counts[a])
     return best if counts[best] > 0 else None
 
@@ -188,9 +181,11 @@ def read_notebook(
             cell["source"] = "".join(str(s) for s in cell["source"])
         if not isinstance(cell.get("metadata"), dict):
             cell["metadata"] = nbformat.NotebookNode()
-    ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells]
-    ids = [i for i in ids if isinstance(i, str)]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    for cell in nb.cells:
+        if "nbgrader" in cell.metadata and not isinstance(cell.metadata["nbgrader"], dict):
+            del cell.metadata["nbgrader"]  # malformed: the cell is read as a plain cell
+    ids = Counter(c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells)
+    duplicates = sorted(i for i, n in ids.items() if isinstance(i, str) and n > 1)
     if duplicates:
         problems.append(
             f"{path.name} has duplicated nbgrader cells ({', '.join(duplicates)}); "
@@ -223,7 +218,7 @@ def _names_from(rel_folders: tuple[str, ...], root_name: str, stem: str) -> tupl
 
 
 def _known(assignment: str | None) -> str | None:
-    return assignment if assignment in GRADED_FUNCTIONS else _assignment_from_name(assignment or "")
+    return assignment if assignment in NOTEBOOKS else _assignment_from_name(assignment or "")
 
 
 def _from_notebook(path: Path, student: str, assignment: str | None, problems: list[str]) -> Submission:

@@ -1,14 +1,15 @@
-"""Run student functions in an isolated process, one fresh fork per call.
+"""The grader's side of a student process: start it, call student functions in it, read results safely.
 
-A :class:`Sandbox` starts one student process per notebook (see :mod:`autograder.worker`), forked
-from a warm template that already holds torch and the course model (:mod:`autograder.template`);
-it isolates itself, executes the student's code chunks and then waits. Each
-:meth:`Sandbox.call` forks a child from it, so every call starts from the same warmed, pristine
-state, and whatever the call does (global torch settings, in-place weight changes, ``sys.exit``,
-``os._exit``, a crash, a hang, a huge allocation or print) ends with that child.
+A :class:`Sandbox` starts one student process per notebook (:mod:`autograder.isolation.student`),
+forked from a warm template that already holds torch and the course model
+(:mod:`autograder.isolation.template_client`); it isolates itself, executes the student's code
+chunks and then waits. Each :meth:`Sandbox.run` forks a child from it, so every call starts from the
+same warmed, pristine state, and whatever the call does (global torch settings, in-place weight
+changes, ``sys.exit``, ``os._exit``, a crash, a hang, a huge allocation or print) ends with that child.
 
 Only plain data crosses back: the child writes its result with ``torch.save`` and the grader reads
-it with ``torch.load(weights_only=True)`` and then checks every type (:func:`validate_plain`).
+it with ``torch.load(weights_only=True)`` and then checks every type (:func:`autograder.runner.plain_data`).
+Events come as typed messages (:mod:`autograder.isolation.protocol`) and are decoded strictly.
 Expected outputs never enter the student process.
 
 Protections (each recorded in :attr:`Sandbox.protections`; see docs/grading-safety.md):
@@ -17,15 +18,15 @@ Protections (each recorded in :attr:`Sandbox.protections`; see docs/grading-safe
   ``python -I``, wall-clock timeout per call (the call's process group and, with a PID namespace,
   every process the student started are killed), ``RLIMIT_AS`` memory limit, output cap,
   ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``;
-* as root on Linux: PID, network (no network at all) and mount namespaces, reference folders,
-  solutions and tests hidden under empty read-only mounts, privileges dropped to an unprivileged
+* as root on Linux: PID, network (no network at all) and mount namespaces, the paths in ``hide``
+  (and :data:`COURSE_PRIVATE`) behind empty read-only mounts, privileges dropped to an unprivileged
   uid with ``no_new_privs`` (the repository and the grader's outputs become read-only).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import io
 import os
 import secrets
 import select
@@ -34,91 +35,46 @@ import signal
 import stat
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
-from autograder.extraction import CodeChunk
-from autograder.runner import MODEL, Call, CallOutcome
-from autograder.template import Template, TemplateError, shared_template, template_env
+from autograder.grading.extraction import CodeChunk
+from autograder.isolation.protocol import (
+    CallDone,
+    CallRequest,
+    CallStarted,
+    Chunk,
+    Isolated,
+    Message,
+    NotebookCode,
+    Ready,
+    SpawnConfig,
+    decode,
+    encode,
+)
+from autograder.isolation.template_client import (
+    Template,
+    TemplateError,
+    shared_template,
+    template_env,
+    warm_template,
+)
+from autograder.isolation.uids import UidLease, lease_uid
+from autograder.runner import Call, CallOutcome, PlainDataError, plain_data
+from autograder.settings import REPO_ROOT, Limits, TextCaps, Timeouts
 
-__all__ = ["MODEL", "CallOutcome", "Limits", "Sandbox", "validate_plain"]
+__all__ = ["COURSE_PRIVATE", "Sandbox", "describe_exit_code"]
 
-REPO = Path(__file__).resolve().parents[1]
+#: Parts of the course checkout no student process sees (relative to it), when mounts are available.
+COURSE_PRIVATE = ("autograder/references", "solutions", "tests", ".git", "bench")
 
-#: Paths the student process never sees when mount namespaces are available (relative to the repo).
-DEFAULT_HIDDEN = ("autograder/references", "solutions", "tests", ".git", "bench")
+#: Statuses a call's result file may carry.
+_RESULT_STATUSES = ("ok", "error", "memory", "crashed", "missing", "bad_output", "timeout")
 
-#: Environment variables naming files or folders to hide as well (hidden references, course data).
-HIDDEN_ENV_VARS = ("AUTOGRADER_HIDDEN_REFERENCES",)
-
-#: Unprivileged uids handed out to student processes when the grader runs as root: each sandbox
-#: leases its own (a lock file under :data:`UID_LOCK_DIR`), so per-uid limits (``RLIMIT_NPROC``) and
-#: the files it writes belong to one student process only. No passwd entry is needed.
-UID_RANGE = range(61_000, 61_512)
-UID_LOCK_DIR = Path("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()) / "autograder-uids"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits for student code.
-
-    Attributes:
-        timeout_s: wall-clock seconds per call (the forked child is killed after it).
-        memory_mb: address-space limit (``RLIMIT_AS``) of the student process, in MiB. torch with
-            the model loaded needs about 1.5 GiB of address space; a check's forward/backward
-            passes on a few 224x224 images need a few hundred MiB more.
-        output_bytes: printed output (stdout + stderr) kept per call; anything past it is dropped
-            (writes past it fail inside the student process).
-        setup_timeout_s: seconds for the student process to start (imports, model, the notebook's
-            top-level code).
-        chunk_timeout_s: seconds for each top-level statement of the notebook while loading it.
-        file_mb: largest file the student process may write (``RLIMIT_FSIZE``), in MiB; bounds
-            the result files too.
-        max_processes: ``RLIMIT_NPROC`` for the student uid (stops fork bombs).
-    """
-
-    timeout_s: float = 60.0
-    memory_mb: int = 6144
-    output_bytes: int = 20_000
-    setup_timeout_s: float = 120.0
-    chunk_timeout_s: float = 30.0
-    file_mb: int = 256
-    max_processes: int = 64
-
-
-_PLAIN_SCALARS = (int, float, bool, str, type(None))
-
-
-def validate_plain(value: Any, depth: int = 0) -> Any:
-    """Check that a deserialized value is plain data and return it with plain tensors.
-
-    Accepts tensors (``Parameter`` and other subclasses are turned into plain ``torch.Tensor``),
-    ``int``, ``float``, ``bool``, ``str``, ``None``, and lists, tuples and dicts (``str`` or ``int``
-    keys) of them.
-
-    Raises:
-        TypeError: for anything else, or nesting deeper than 16 levels.
-    """
-    if depth > 16:
-        raise TypeError("the returned value is nested too deeply")
-    kind = type(value)
-    if kind in _PLAIN_SCALARS:
-        return value
-    if isinstance(value, torch.Tensor):
-        if value.layout != torch.strided or value.is_quantized or value.device.type != "cpu":
-            raise TypeError(
-                f"a {value.layout} / {value.dtype} tensor came back; only dense CPU tensors are accepted"
-            )
-        return value.detach().as_subclass(torch.Tensor)
-    if kind in (list, tuple):
-        return kind(validate_plain(v, depth + 1) for v in value)
-    if kind is dict and all(type(k) in (str, int) for k in value):
-        return {k: validate_plain(v, depth + 1) for k, v in value.items()}
-    raise TypeError(f"a {kind.__module__}.{kind.__qualname__} came back where only plain data is accepted")
+E = TypeVar("E", bound=Message)
 
 
 def _read_capped(path: Path, limit: int, owner: int | None) -> tuple[bytes, bool]:
@@ -137,11 +93,8 @@ def _read_capped(path: Path, limit: int, owner: int | None) -> tuple[bytes, bool
         os.close(fd)
 
 
-def _describe_exit(status: int) -> str:
-    return _describe_exit_code(os.waitstatus_to_exitcode(status))
-
-
-def _describe_exit_code(code: int | None) -> str:
+def describe_exit_code(code: int | None) -> str:
+    """A process's end in words, from a :attr:`subprocess.Popen.returncode`-style code."""
     if code is None:
         return "the process ended; its exit status is unknown"
     if code < 0:
@@ -152,6 +105,13 @@ def _describe_exit_code(code: int | None) -> str:
         extra = " (out of memory, or the code killed its own process)" if -code == signal.SIGKILL else ""
         return f"the process was killed by {name}{extra}"
     return f"the process exited with code {code} without returning (sys.exit, os._exit or a crash)"
+
+
+def _describe_wait_status(status: int) -> str:
+    try:
+        return describe_exit_code(os.waitstatus_to_exitcode(status))
+    except (ValueError, OverflowError):  # not a status a real process can have
+        return "the process ended with an invalid status"
 
 
 class _StudentProcess:
@@ -178,26 +138,27 @@ class Sandbox:
     """An isolated student process for one notebook's code; a context manager.
 
     Args:
-        chunks: the student's code, from :func:`autograder.extraction.extract_student_code`.
+        chunks: the student's code, from :func:`autograder.grading.extraction.extract_student_code`.
         limits: time, memory and output limits.
-        hide: extra paths the student process must not see (reference folders, output folders).
-            The repository's references, solutions, tests and ``.git`` are always hidden.
+        hide: paths the student process must not see (reference files, output and submissions
+            folders). The course checkout's :data:`COURSE_PRIVATE` parts are always hidden.
         isolate: use namespaces, hidden paths and an unprivileged uid when running as root on
             Linux (turn off only to debug).
         uid: the unprivileged uid for student code when the grader runs as root; default: a free
-            one leased from :data:`UID_RANGE`.
+            one leased from :data:`autograder.isolation.uids.UID_RANGE`.
+        timeouts: how long to wait for the template and the student process's own answers.
+        caps: caps on text coming back from the student process.
 
     Attributes:
         setup_problems: what went wrong while loading the notebook's code (one line per chunk).
         grader_error: why the grader could not run the notebook at all (its template process failed):
             not the student's fault, so the result must not count.
         setup_output: what the notebook's top-level code printed (capped).
-        protections: which protections are active, e.g. ``{"uid": "dropped to uid 65534", ...}``.
-        start_seconds: how long the last start of the student process took.
+        protections: which protections are active, e.g. ``{"uid": "dropped to uid 61000", ...}``.
 
     Example:
         >>> with Sandbox(chunks, Limits(timeout_s=10)) as box:
-        ...     outcome = box.call("gram_matrix", (torch.randn(1, 3, 4, 4),))
+        ...     outcome = box.run("gram_matrix", Call((torch.randn(1, 3, 4, 4),)))
     """
 
     def __init__(
@@ -208,20 +169,22 @@ class Sandbox:
         hide: Sequence[str | Path] = (),
         isolate: bool = True,
         uid: int | None = None,
+        timeouts: Timeouts | None = None,
+        caps: TextCaps | None = None,
     ) -> None:
         self.chunks = list(chunks)
         self.limits = limits or Limits()
-        env_hidden = [os.environ[v] for v in HIDDEN_ENV_VARS if os.environ.get(v)]
-        paths = (*(REPO / h for h in DEFAULT_HIDDEN), *env_hidden, *hide)
+        self.timeouts = timeouts or Timeouts()
+        self.caps = caps or TextCaps()
+        paths = (*(REPO_ROOT / h for h in COURSE_PRIVATE), *hide)
         self.hide = list(dict.fromkeys(str(Path(p).resolve()) for p in paths))
         self.isolate = isolate
         self._requested_uid = uid
         self.uid: int | None = None
-        self._uid_lock: int | None = None
+        self._lease: UidLease | None = None
         self.setup_problems: list[str] = []
         self.setup_output = ""
         self.protections: dict[str, str] = {}
-        self.start_seconds = 0.0
         self._root: Path | None = None
         self._proc: _StudentProcess | None = None
         self._cmd_w: int | None = None
@@ -231,31 +194,27 @@ class Sandbox:
         self._broken: str | None = None  # why the student process cannot be started at all
         self.grader_error: str | None = None  # set when that is the grader's fault, not the notebook's
 
+    @staticmethod
+    def warm() -> None:
+        """Start this process's template in the background (so its imports overlap with the caller's)."""
+        warm_template()
+
     # ----------------------------------------------------------------- lifecycle
-    def _lease_uid(self) -> None:
-        if os.geteuid() != 0 or not self.isolate:
-            return
-        if self._requested_uid is not None:
-            self.uid = self._requested_uid
-            return
-        import fcntl
-
-        UID_LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
-        start = os.getpid() % len(UID_RANGE)
-        for i in range(len(UID_RANGE)):
-            uid = UID_RANGE[(start + i) % len(UID_RANGE)]
-            fd = os.open(UID_LOCK_DIR / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                continue
-            self.uid, self._uid_lock = uid, fd
-            return
-        raise RuntimeError(f"all {len(UID_RANGE)} sandbox uids are in use: run fewer graders at once")
-
     def __enter__(self) -> Sandbox:
-        self._lease_uid()
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _open(self) -> None:
+        if os.geteuid() == 0 and self.isolate:
+            if self._requested_uid is not None:
+                self.uid = self._requested_uid
+            else:
+                self._lease = lease_uid()
+                self.uid = self._lease.uid
         self._root = Path(tempfile.mkdtemp(prefix="autograder-sandbox-"))
         self._root.chmod(0o755)
         for name in ("in", "home", "out"):
@@ -265,10 +224,9 @@ class Sandbox:
             os.chown(self._root / "home", self.uid, self.uid)
         (self._root / "home").chmod(0o700)
         (self._root / "out").chmod(0o711 if self.uid is not None else 0o700)
-        chunks = [{"label": c.label, "code": c.code} for c in self.chunks]
-        (self._root / "in" / "chunks.json").write_text(json.dumps(chunks))
+        code = NotebookCode(chunks=[Chunk(c.label, c.code, c.first_line) for c in self.chunks])
+        (self._root / "in" / "chunks.json").write_bytes(encode(code))
         self._start()
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
@@ -279,35 +237,32 @@ class Sandbox:
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
-        if self._uid_lock is not None:
-            os.close(self._uid_lock)  # releases the flock
-            self._uid_lock = None
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+
+    def _fail_to_start(self, exc: Exception) -> None:
+        self._broken = self.grader_error = f"the student process could not be started: {exc}"
+        self.setup_problems.append(self._broken)
 
     def _start(self) -> None:
         assert self._root is not None
-        started = time.perf_counter()
         try:
-            template = shared_template(self.limits.setup_timeout_s)
+            template = shared_template(self.timeouts)
         except TemplateError as exc:
-            self._broken = self.grader_error = f"the student process could not be started: {exc}"
-            self.setup_problems.append(self._broken)
+            self._fail_to_start(exc)
             return
         home = str(self._root / "home")
-        config = {
-            "env": template_env(home),
-            "chunks": str(self._root / "in" / "chunks.json"),
-            "home": home,
-            "setup_output": str(self._root / "out" / "setup.txt"),
-            "hide": self.hide,
-            "isolate": self.isolate,
-            "uid": self.uid,
-            "memory_mb": self.limits.memory_mb,
-            "file_mb": self.limits.file_mb,
-            "max_processes": self.limits.max_processes,
-            "output_bytes": self.limits.output_bytes,
-            "chunk_timeout_s": self.limits.chunk_timeout_s,
-            "tmp_mb": self.limits.file_mb,
-        }
+        config = SpawnConfig(
+            env=template_env(home),
+            chunks=str(self._root / "in" / "chunks.json"),
+            home=home,
+            setup_output=str(self._root / "out" / "setup.txt"),
+            hide=self.hide,
+            isolate=self.isolate,
+            uid=self.uid,
+            limits=self.limits,
+        )
         cmd_r, cmd_w = os.pipe()
         evt_r, evt_w = os.pipe()
         try:
@@ -315,27 +270,25 @@ class Sandbox:
         except TemplateError as exc:
             for fd in (cmd_w, evt_r):
                 os.close(fd)
-            self._broken = self.grader_error = f"the student process could not be started: {exc}"
-            self.setup_problems.append(self._broken)
+            self._fail_to_start(exc)
             return
         finally:
             os.close(cmd_r)
             os.close(evt_w)
         self._cmd_w, self._evt_r = cmd_w, evt_r
         self._buffer = b""
-        isolated = self._next_event(time.monotonic() + self.limits.setup_timeout_s)
-        event = None
-        if isolated is not None and isolated.get("event") == "isolated":
-            self.protections = {str(k): str(v) for k, v in dict(isolated.get("protections", {})).items()}
-            event = self._next_event(time.monotonic() + self.limits.setup_timeout_s)
+        deadline = time.monotonic() + self.limits.setup_timeout_s
+        isolated = self._next_event(deadline, Isolated)
+        ready = self._next_event(deadline, Ready) if isolated is not None else None
+        if isolated is not None:
+            self.protections = dict(isolated.protections)
         setup_out, truncated = _read_capped(self._root / "out" / "setup.txt", self.limits.output_bytes, None)
         self.setup_output = setup_out.decode(errors="replace") + ("\n[output truncated]" if truncated else "")
-        self.start_seconds = time.perf_counter() - started
-        if event is None or event.get("event") != "ready":
+        if ready is None:
             why = (
                 f"did not finish loading within {self.limits.setup_timeout_s:g} s"
                 if self._proc.running()
-                else f"died while loading ({_describe_exit_code(self._proc.returncode)})"
+                else f"died while loading ({describe_exit_code(self._proc.returncode)})"
             )
             self._stop()
             self._broken = f"the notebook's code could not be loaded: the student process {why}"
@@ -344,8 +297,8 @@ class Sandbox:
                 self._broken += " (last output: " + " | ".join(tail) + ")"
             self.setup_problems.append(self._broken)
             return
-        problems = event.get("problems", [])
-        self.setup_problems = [str(p)[:5000] for p in (problems if isinstance(problems, list) else [])][:100]
+        caps = self.caps
+        self.setup_problems = [p[: caps.problem_chars] for p in ready.problems[: caps.max_problems]]
         self.protections.setdefault("timeout_s", str(self.limits.timeout_s))
         self.protections.setdefault("output_bytes", str(self.limits.output_bytes))
 
@@ -355,7 +308,7 @@ class Sandbox:
             if not self._proc.exited:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait(10)
+                self._proc.wait(self.timeouts.process_exit_s)
             self._proc = None
         for fd in (self._cmd_w, self._evt_r):
             if fd is not None:
@@ -398,8 +351,9 @@ class Sandbox:
             with contextlib.suppress(OSError):
                 os.killpg(zygote, signal.SIGKILL)
 
-    def _next_event(self, deadline: float) -> dict[str, Any] | None:
-        """The next JSON event from the student process, or ``None`` at the deadline / on EOF."""
+    def _next_event(self, deadline: float, *expected: type[E]) -> E | None:
+        """The next event from the student process if it is one of ``expected``; ``None`` at the
+        deadline, on EOF, or for anything malformed or unexpected (student code may write there)."""
         assert self._evt_r is not None
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
@@ -412,35 +366,21 @@ class Sandbox:
             if not data:
                 return None
             self._buffer += data
-            if len(self._buffer) > 1_000_000:
+            if len(self._buffer) > self.caps.event_bytes:
+                self._buffer = b""
                 return None
         line, self._buffer = self._buffer.split(b"\n", 1)
-        try:
-            event = json.loads(line)
-        except ValueError:
-            return None
-        return event if isinstance(event, dict) else None
+        return decode(line, *expected)
 
     # -------------------------------------------------------------------- calls
     def run(self, function: str, call: Call) -> CallOutcome:
-        """Run ``function`` as described by ``call`` (the :class:`autograder.runner.Runner` protocol)."""
-        return self.call(function, tuple(call.args), dict(call.kwargs), tuple(call.capture_args))
-
-    def call(
-        self,
-        function: str,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any] | None = None,
-        capture_args: tuple[int, ...] = (),
-    ) -> CallOutcome:
         """Call a student function in a fresh fork of the student process.
 
         Args:
             function: the function's name in the notebook.
-            args: positional arguments: tensors, numbers, strings, lists/tuples/dicts of them, and
-                :data:`MODEL` for a pristine copy of the course model.
-            kwargs: keyword arguments, same kinds.
-            capture_args: indices of arguments to send back after the call (in-place functions).
+            call: its arguments (tensors, numbers, strings, lists/tuples/dicts of them, and
+                :data:`autograder.runner.MODEL` / ``MODEL_FLOAT64`` for a pristine copy of the model)
+                and the indices of arguments to send back after the call (in-place functions).
 
         Returns:
             The outcome; never raises for anything the student code does.
@@ -448,13 +388,11 @@ class Sandbox:
         if self._root is None:
             raise RuntimeError("use the Sandbox in a `with` block before calling functions")
         started = time.perf_counter()
-        outcome = self._call(function, args, dict(kwargs or {}), capture_args)
+        outcome = self._call(function, call)
         outcome.seconds = time.perf_counter() - started
         return outcome
 
-    def _call(
-        self, function: str, args: tuple[Any, ...], kwargs: dict[str, Any], capture_args: tuple[int, ...]
-    ) -> CallOutcome:
+    def _call(self, function: str, call: Call) -> CallOutcome:
         assert self._root is not None
         if self._broken:
             return CallOutcome("crashed", message=self._broken)
@@ -466,60 +404,59 @@ class Sandbox:
         self._calls += 1
         n = f"{self._calls}-{secrets.token_hex(8)}"  # unguessable: no result can be planted in advance
         inputs = self._root / "in" / f"call{n}.pt"
-        torch.save({"args": list(args), "kwargs": kwargs, "capture": list(capture_args)}, inputs)
-        inputs.chmod(0o644)
         result = self._root / "out" / f"result{n}.pt"
         output = self._root / "out" / f"output{n}.txt"
-        for path in (result, output):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            if self.uid is not None:
-                os.fchown(fd, self.uid, self.uid)
-            os.close(fd)
-        request = {
-            "command": "call",
-            "function": function,
-            "input": str(inputs),
-            "result": str(result),
-            "output": str(output),
-            "seed": 0,
-        }
+        try:
+            payload = {
+                "args": list(call.args),
+                "kwargs": dict(call.kwargs),
+                "capture": list(call.capture_args),
+            }
+            torch.save(payload, inputs)
+            inputs.chmod(0o644)
+            for path in (result, output):
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                if self.uid is not None:
+                    os.fchown(fd, self.uid, self.uid)
+                os.close(fd)
+            return self._exchange(function, CallRequest(function, str(inputs), str(result), str(output)))
+        finally:
+            for path in (inputs, result, output):
+                path.unlink(missing_ok=True)
+
+    def _exchange(self, function: str, request: CallRequest) -> CallOutcome:
         try:
             assert self._cmd_w is not None
-            os.write(self._cmd_w, (json.dumps(request) + "\n").encode())
+            os.write(self._cmd_w, encode(request))
         except OSError:
             self._stop()
             return CallOutcome("crashed", message="the student process died before the call")
         deadline = time.monotonic() + self.limits.timeout_s
-        started = self._next_event(time.monotonic() + 30)
-        done = self._next_event(deadline) if started is not None else None
+        started = self._next_event(time.monotonic() + self.timeouts.call_start_s, CallStarted)
+        done = self._next_event(deadline, CallDone) if started is not None else None
         timed_out = False
         if done is None:
             timed_out = started is not None and time.monotonic() >= deadline - 0.05
             self._kill_call(started)
-            done = self._next_event(time.monotonic() + 5)
+            done = self._next_event(time.monotonic() + self.timeouts.call_report_s, CallDone)
             if done is None:  # the zygote itself misbehaves: start a new one next time
                 self._stop()
-        inputs.unlink(missing_ok=True)
-        printed, truncated = _read_capped(output, self.limits.output_bytes, self.uid)
+        printed, truncated = _read_capped(Path(request.output), self.limits.output_bytes, self.uid)
         text = printed.decode(errors="replace") + (
             f"\n[output truncated to {self.limits.output_bytes} bytes]" if truncated else ""
         )
-        outcome = self._outcome(function, result, done, timed_out)
+        outcome = self._outcome(function, Path(request.result), done, timed_out)
         outcome.output = text
-        for path in (result, output):
-            path.unlink(missing_ok=True)
         return outcome
 
-    def _kill_call(self, started: dict[str, Any] | None) -> None:
+    def _kill_call(self, started: CallStarted | None) -> None:
         if self.protections.get("pid_namespace") == "on":
             self._kill_students(keep_zygote=True)
-        elif started is not None and isinstance(started.get("pid"), int) and started["pid"] > 1:
+        elif started is not None and started.pid > 1:
             with contextlib.suppress(OSError):
-                os.killpg(started["pid"], signal.SIGKILL)
+                os.killpg(started.pid, signal.SIGKILL)
 
-    def _outcome(
-        self, function: str, result: Path, done: dict[str, Any] | None, timed_out: bool
-    ) -> CallOutcome:
+    def _outcome(self, function: str, result: Path, done: CallDone | None, timed_out: bool) -> CallOutcome:
         # Children the call left behind die now, whatever happened.
         if self.protections.get("pid_namespace") == "on":
             self._kill_students(keep_zygote=True)
@@ -533,11 +470,10 @@ class Sandbox:
         if not data:
             if done is None:
                 return CallOutcome("crashed", message=f"{function} crashed the student process")
-            status = done.get("status")
-            if isinstance(done.get("error"), str):
-                why = done["error"][:500]
-            elif isinstance(status, int) and status >= 0:
-                why = _describe_exit(status)
+            if done.error is not None:
+                why = done.error[: self.caps.error_chars]
+            elif done.status is not None and done.status >= 0:
+                why = _describe_wait_status(done.status)
             else:
                 why = "the process ended without a result"
             return CallOutcome("crashed", message=f"{function}: {why}")
@@ -545,31 +481,30 @@ class Sandbox:
             return CallOutcome(
                 "bad_output", message=f"{function} returned more than {self.limits.file_mb} MB"
             )
-        try:
-            import io
+        return self._decode_result(function, data)
 
-            payload = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    def _decode_result(self, function: str, data: bytes) -> CallOutcome:
+        try:
+            payload: Any = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
             if type(payload) is not dict:
-                raise TypeError("the result is not a dict")
+                raise PlainDataError("the result is not a dict")
             status = payload.get("status")
-            if status not in ("ok", "error", "memory", "crashed", "missing", "bad_output", "timeout"):
-                raise TypeError(f"unknown status {status!r}")
+            if status not in _RESULT_STATUSES:
+                raise PlainDataError(f"unknown status {status!r}")
             message = payload.get("message", "")
             if type(message) is not str:
-                raise TypeError("the message is not a string")
+                raise PlainDataError("the message is not a string")
             if status != "ok":
-                return CallOutcome(status, message=message[:20_000])
-            value = validate_plain(payload.get("value"))
-            args = validate_plain(payload.get("args", {}))
-            if type(args) is not dict:
-                raise TypeError("captured arguments are not a dict")
+                return CallOutcome(status, message=message[: self.caps.message_chars])
+            value = plain_data(payload.get("value"))
+            args = plain_data(payload.get("args", {}))
+            if type(args) is not dict or not all(type(k) is int and type(v) is dict for k, v in args.items()):
+                raise PlainDataError("captured arguments are not a dict of dicts by argument index")
         except Exception as exc:  # anything odd in what came back is the student's output's fault
             return CallOutcome(
                 "bad_output",
-                message=f"{function} returned something that could not be read back safely: {exc}",
+                message=f"{function} returned something that could not be read back safely: {exc}"[
+                    : self.caps.message_chars
+                ],
             )
-        return CallOutcome("ok", value=value, args={int(k): v for k, v in args.items()})
-
-    def describe(self) -> dict[str, Any]:
-        """Limits and active protections, as plain data (for reports and the README)."""
-        return {"limits": asdict(self.limits), "protections": dict(self.protections)}
+        return CallOutcome("ok", value=value, args=args)

@@ -1,6 +1,6 @@
 """Reports written from grading results: gradebook CSV, feedback Markdown/HTML, Gradescope JSON.
 
-Every function here reads :class:`autograder.results.SubmissionResult` objects (plain data) and
+Every function here reads :class:`autograder.grading.results.SubmissionResult` objects (plain data) and
 writes files; nothing runs student code. All files are written atomically (temp file + rename).
 """
 
@@ -10,20 +10,22 @@ import csv
 import html
 import io
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from autograder.checks import CHECKS
-from autograder.results import CheckResult, SubmissionResult
+from autograder.course import FUNCTIONS
+from autograder.grading.results import CheckResult, SubmissionResult
+from autograder.grading.store import escape_name, result_stem, write_atomic
 
 __all__ = [
+    "NOT_GRADED",
     "feedback_html",
     "feedback_markdown",
     "grade_table",
     "gradebook_csv",
     "gradescope_results",
+    "spreadsheet_safe",
     "write_reports",
 ]
 
@@ -40,16 +42,8 @@ _STATUS_LABEL = {
 }
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _stem(result: SubmissionResult) -> str:
-    raw = f"{result.student}__{result.assignment or 'unknown'}"
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in raw)
+    return result_stem(result.student, result.assignment)
 
 
 def _error_text(check: CheckResult) -> str:
@@ -69,13 +63,19 @@ def _grader_error_note(result: SubmissionResult) -> str:
     )
 
 
+def spreadsheet_safe(text: str) -> str:
+    """``text`` made inert for spreadsheets: a leading ``=``, ``+``, ``-``, ``@``, tab or CR would make
+    Excel or LibreOffice evaluate the cell as a formula (CSV injection), so it gets a leading ``'``."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def gradebook_csv(results: Sequence[SubmissionResult]) -> str:
     """One row per student, one column per graded function (points), then total and maximum.
 
     A student with both notebooks gets one row; functions of a notebook not submitted are empty.
     A notebook the grader failed on (``grader_error``) makes the total :data:`NOT_GRADED`.
     """
-    functions = list(CHECKS)
+    functions = list(FUNCTIONS)
     rows: dict[str, dict[str, Any]] = {}
     for result in results:
         row = rows.setdefault(result.student, {"student": result.student, "total": 0.0, "max_total": 0.0})
@@ -93,6 +93,7 @@ def gradebook_csv(results: Sequence[SubmissionResult]) -> str:
     writer.writeheader()
     for student in sorted(rows):
         row = rows[student]
+        row["student"] = spreadsheet_safe(student)
         writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()})
     return buffer.getvalue()
 
@@ -198,7 +199,7 @@ def grade_table(results: Sequence[SubmissionResult]) -> str:
 
     The total reads ``ERROR`` for a student whose notebook the grader failed on (``grader_error``).
     """
-    functions = list(CHECKS)
+    functions = list(FUNCTIONS)
     short = {
         f: f.replace("compute_", "").replace("class_visualization_update_step", "class_vis_step")
         for f in functions
@@ -243,16 +244,16 @@ def write_reports(results: Sequence[SubmissionResult], out_dir: Path) -> dict[st
     out_dir = Path(out_dir)
     for result in results:
         stem = _stem(result)
-        _write(out_dir / "feedback" / f"{stem}.md", feedback_markdown(result))
-        _write(out_dir / "feedback" / f"{stem}.html", feedback_html(result))
+        write_atomic(out_dir / "feedback" / f"{stem}.md", feedback_markdown(result))
+        write_atomic(out_dir / "feedback" / f"{stem}.html", feedback_html(result))
     by_student: dict[str, list[SubmissionResult]] = {}
     for result in results:
         by_student.setdefault(result.student, []).append(result)
     for student, student_results in by_student.items():
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in student)
-        _write(
-            out_dir / "gradescope" / f"{safe}.json", json.dumps(gradescope_results(student_results), indent=2)
+        write_atomic(
+            out_dir / "gradescope" / f"{escape_name(student)}.json",
+            json.dumps(gradescope_results(student_results), indent=2),
         )
     gradebook = out_dir / "gradebook.csv"
-    _write(gradebook, gradebook_csv(results))
+    write_atomic(gradebook, gradebook_csv(results))
     return {"gradebook": gradebook, "feedback": out_dir / "feedback", "gradescope": out_dir / "gradescope"}

@@ -1,0 +1,207 @@
+"""Batch grading: every submission under a path, in parallel worker processes, results kept on disk.
+
+Pipeline per submission (plain data between the steps):
+:func:`~autograder.grading.submission.discover_submissions` ->
+:func:`~autograder.grading.notebook.grade_notebook` (student code runs only in a sandbox) ->
+``OUT/results/<student>__<assignment>.json`` (atomic) -> reports
+(:func:`~autograder.grading.reports.write_reports`).
+
+A killed run loses nothing already graded and a rerun skips it (unless ``force``); results the
+grader itself failed to produce (``grader_error``) are graded again. References are loaded, and so
+verified, once in this process before anything starts: a stale file stops the run at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from autograder.course import FUNCTIONS
+from autograder.grading.notebook import assignment_functions, grade_notebook
+from autograder.grading.results import SubmissionResult
+from autograder.grading.store import result_stem, write_atomic
+from autograder.grading.submission import Submission, discover_submissions
+from autograder.isolation.sandbox import Sandbox
+from autograder.references import References, load_references
+from autograder.settings import GradingSettings
+
+__all__ = ["GradeRun", "grade_path", "resolve_duplicates"]
+
+
+@lru_cache(maxsize=4)
+def _references(reference_set: str, path: Path | None) -> References:
+    return load_references(reference_set, path)
+
+
+def _needs_grading(out_json: Path) -> bool:
+    """No result yet, an unreadable one, or one the grader failed to produce (retried on rerun)."""
+    try:
+        return bool(SubmissionResult.from_json(out_json.read_text(encoding="utf-8")).grader_error)
+    except (OSError, ValueError, TypeError):  # missing, or not a result we can read
+        return True
+
+
+def _grader_failure(submission: Submission, exc: BaseException) -> SubmissionResult:
+    functions = assignment_functions(submission.assignment)
+    why = f"{type(exc).__name__}: {exc}"
+    return SubmissionResult(
+        student=submission.student,
+        assignment=submission.assignment,
+        score=0.0,
+        max_score=sum(FUNCTIONS[f].points for f in functions),
+        problems=[*submission.problems, f"grading failed: {why}"],
+        source=str(submission.path),
+        grader_error=why,
+    )
+
+
+@dataclass(frozen=True)
+class _Job:
+    submission: Submission
+    out_json: Path
+    settings: GradingSettings
+
+
+def _grade_job(job: _Job) -> tuple[str, float]:
+    """Grade one submission and write its JSON (run in a worker process); never raises."""
+    start = time.perf_counter()
+    torch.set_num_threads(1)
+    try:
+        refs = _references(job.settings.reference_set, job.settings.references_path)
+        result = grade_notebook(job.submission, refs, job.settings)
+    except Exception as exc:  # the grader's failure, for this submission alone: recorded, retried on rerun
+        result = _grader_failure(job.submission, exc)
+    write_atomic(job.out_json, result.to_json())
+    return str(job.out_json), time.perf_counter() - start
+
+
+def resolve_duplicates(submissions: Iterable[Submission]) -> list[Submission]:
+    """One submission per (student, assignment): the newest file wins, the others are listed in it.
+
+    A student who uploads ``StyleTransfer.ipynb`` and ``StyleTransfer (1).ipynb`` is graded once, on
+    the file modified last (ties: the later path in sorted order); the winner's problems name the
+    files that were not graded, so the student and the instructor see it.
+    """
+    groups: dict[tuple[str, str | None], list[Submission]] = {}
+    for submission in submissions:
+        groups.setdefault((submission.student, submission.assignment), []).append(submission)
+
+    def mtime(s: Submission) -> float:
+        try:
+            return s.path.stat().st_mtime
+        except OSError:
+            return float("-inf")
+
+    kept = []
+    for group in groups.values():
+        if len(group) == 1:
+            kept.append(group[0])
+            continue
+        winner = max(group, key=lambda s: (mtime(s), str(s.path)))
+        others = ", ".join(sorted(s.path.name for s in group if s is not winner))
+        winner.problems.append(
+            f"{len(group)} files were submitted for this assignment; graded the newest, {winner.path.name}, "
+            f"and not: {others}"
+        )
+        kept.append(winner)
+    return kept
+
+
+@dataclass
+class GradeRun:
+    """What :func:`grade_path` did.
+
+    Attributes:
+        results: every submission's result (freshly graded or read back), in discovery order.
+        graded: how many were graded in this run.
+        skipped: how many were already graded and read back (no ``force``).
+        seconds: wall-clock time of the run.
+    """
+
+    results: list[SubmissionResult]
+    graded: int
+    skipped: int
+    seconds: float
+
+
+def _run_jobs(jobs: list[_Job], workers: int, progress: bool) -> Iterator[str]:
+    from course_utils.progress import progress as progress_bar
+
+    def shown(iterable: Iterable, total: int) -> Iterable:
+        return progress_bar(iterable, desc="grading", total=total) if progress else iterable
+
+    if workers <= 1 or len(jobs) <= 1:
+        for job in shown(jobs, len(jobs)):
+            yield _grade_job(job)[0]
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=Sandbox.warm) as pool:
+        futures = [pool.submit(_grade_job, job) for job in jobs]
+        for future in shown(as_completed(futures), len(futures)):
+            yield future.result()[0]
+
+
+def grade_path(
+    path: Path,
+    out_dir: Path,
+    settings: GradingSettings,
+    workers: int = 1,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    on_result: Callable[[SubmissionResult], None] | None = None,
+) -> GradeRun:
+    """Grade every submission under ``path`` and write all reports into ``out_dir``.
+
+    Args:
+        path: a notebook, a folder of notebooks, nbgrader's ``submitted/`` tree, or zips.
+        out_dir: output folder (created): ``results/``, ``gradebook.csv``, ``feedback/``, ``gradescope/``.
+        settings: reference set and file, limits, extra paths to hide.
+        workers: parallel worker processes (each grades one submission at a time).
+        force: regrade submissions that already have a result.
+        progress: show a progress bar.
+        on_result: called with each result as it is written (in this process).
+
+    Returns:
+        What was done.
+
+    Raises:
+        FileNotFoundError: ``path`` or the reference file does not exist.
+        autograder.references.StaleReferencesError: the references no longer match the checks.
+    """
+    from autograder.grading.reports import write_reports
+
+    Sandbox.warm()  # the student-process template imports torch while this process gets ready
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    results_dir = out_dir / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    _references(settings.reference_set, settings.references_path)  # fails early: missing or stale
+    # every submission, and the output, stay out of every student process
+    job_settings = GradingSettings(
+        settings.reference_set,
+        settings.references_path,
+        settings.limits,
+        (*settings.hide, out_dir.resolve(), Path(path).resolve()),
+    )
+    submissions = resolve_duplicates(discover_submissions(Path(path), out_dir / ".submissions"))
+    jobs: list[_Job] = []
+    outputs: list[Path] = []
+    for submission in submissions:
+        out_json = results_dir / f"{result_stem(submission.student, submission.assignment)}.json"
+        outputs.append(out_json)
+        if force or _needs_grading(out_json):
+            jobs.append(_Job(submission, out_json, job_settings))
+    for out_json in _run_jobs(jobs, workers, progress):
+        if on_result is not None:
+            on_result(SubmissionResult.from_json(Path(out_json).read_text(encoding="utf-8")))
+    results = [SubmissionResult.from_json(p.read_text(encoding="utf-8")) for p in outputs if p.exists()]
+    write_reports(results, out_dir)
+    return GradeRun(
+        results, graded=len(jobs), skipped=len(submissions) - len(jobs), seconds=time.perf_counter() - start
+    )

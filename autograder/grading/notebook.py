@@ -1,0 +1,97 @@
+"""Grading one notebook: extract the student's code, run each graded function in a sandbox, judge it.
+
+:func:`grade_notebook` is one step of the batch pipeline with plain data in and out: a
+:class:`~autograder.grading.submission.Submission` and loaded references in, a
+:class:`~autograder.grading.results.SubmissionResult` out. Student code runs only in the
+:class:`~autograder.isolation.sandbox.Sandbox`; references and the grader's own model never enter it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+
+from autograder.checks import CHECKS
+from autograder.course import FUNCTIONS, NOTEBOOKS
+from autograder.grading.extraction import extract_student_code, function_source
+from autograder.grading.function import grade_function
+from autograder.grading.results import CheckResult, SubmissionResult
+from autograder.grading.submission import Submission
+from autograder.isolation.sandbox import Sandbox
+from autograder.references import References
+from autograder.settings import GradingSettings
+
+__all__ = ["assignment_functions", "grade_notebook", "grader_model"]
+
+
+@lru_cache(maxsize=1)
+def grader_model() -> torch.nn.Module:
+    """The grader's own pristine course model (CPU, one thread), loaded once per process."""
+    from course_utils.models import load_model
+
+    torch.set_num_threads(1)
+    return load_model("cpu")
+
+
+def assignment_functions(assignment: str | None) -> tuple[str, ...]:
+    """The graded functions of an assignment; every function when the assignment is unknown."""
+    if assignment in NOTEBOOKS:
+        return NOTEBOOKS[assignment].function_names
+    return tuple(FUNCTIONS)
+
+
+def grade_notebook(submission: Submission, refs: References, settings: GradingSettings) -> SubmissionResult:
+    """Grade one submitted notebook: run its functions in a sandbox and check each one.
+
+    Args:
+        submission: from :func:`autograder.grading.submission.discover_submissions`.
+        refs: loaded (and so verified) references of ``settings.reference_set``.
+        settings: limits and the paths to hide from student code.
+
+    Returns:
+        The result; never raises for anything in the submission (problems are recorded in it).
+    """
+    functions = assignment_functions(submission.assignment)
+    result = SubmissionResult(
+        student=submission.student,
+        assignment=submission.assignment,
+        score=0.0,
+        max_score=sum(FUNCTIONS[f].points for f in functions),
+        problems=list(submission.problems),
+        source=str(submission.path),
+    )
+    if submission.notebook is None:
+        result.checks = [
+            CheckResult(
+                f,
+                settings.reference_set,
+                0.0,
+                FUNCTIONS[f].points,
+                "missing",
+                "the notebook could not be read",
+            )
+            for f in functions
+        ]
+        return result
+    chunks, problems = extract_student_code(submission.notebook, functions)
+    result.problems.extend(problems)
+    model = grader_model() if any(CHECKS[f].needs_model for f in functions) else None
+    with Sandbox(chunks, settings.limits, hide=settings.secret_paths) as sandbox:
+        result.problems.extend(sandbox.setup_problems)
+        if sandbox.grader_error:
+            result.grader_error = sandbox.grader_error
+        for function in functions:
+            outcome = sandbox.run(function, refs.calls[function])
+            result.checks.append(
+                grade_function(
+                    function,
+                    outcome,
+                    refs,
+                    reference_set=settings.reference_set,
+                    model=model,
+                    source=function_source(chunks, function),
+                )
+            )
+    result.score = round(min(sum(c.points for c in result.checks), result.max_score), 4)
+    return result

@@ -1,0 +1,10 @@
+"""Running student code in isolated processes. One file per process role:
+
+* :mod:`~autograder.isolation.sandbox`: the grader's side of one student process (start, call, read);
+* :mod:`~autograder.isolation.template_client`: the grader's side of the warm template process;
+* :mod:`~autograder.isolation.template_main`: the template process itself (forks student processes);
+* :mod:`~autograder.isolation.student`: the student process (loads a notebook, forks one child per call);
+* :mod:`~autograder.isolation.linux`: namespaces, mounts, privileges, rlimits (Linux specifics);
+* :mod:`~autograder.isolation.uids`: unprivileged uids leased to student processes (root only);
+* :mod:`~autograder.isolation.protocol`: the typed messages between them and their one codec.
+"""

@@ -1,0 +1,257 @@
+"""Linux specifics of the student process: namespaces, mounts, privileges and resource limits.
+
+Called by :mod:`autograder.isolation.student` before any student code runs. Everything here needs
+Linux; the namespace and mount parts need root (or, see issue notes, a user namespace).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import resource
+import signal
+import sys
+
+from autograder.isolation.protocol import SpawnConfig
+
+__all__ = [
+    "close_inherited_fds",
+    "die_with_parent",
+    "drop_privileges",
+    "enter_namespaces",
+    "needed_paths",
+    "set_limits",
+]
+
+CLONE_NEWNS = 0x00020000
+
+CLONE_NEWPID = 0x20000000
+
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+
+MS_NOSUID = 2
+
+MS_NODEV = 4
+
+MS_NOEXEC = 8
+
+MS_REMOUNT = 32
+
+MS_BIND = 0x1000
+
+MS_REC = 0x4000
+
+MS_PRIVATE = 1 << 18
+
+PR_SET_PDEATHSIG = 1
+
+PR_SET_NO_NEW_PRIVS = 38
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    _check(
+        _libc.mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (``PR_SET_PDEATHSIG``)."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def enter_namespaces(config: SpawnConfig, cmd_fd: int, evt_fd: int, protections: dict[str, str]) -> None:
+    """Namespaces and mounts (root only). Forks: returns only in the zygote."""
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
+    try:
+        _check(_libc.unshare(flags), "unshare")
+    except OSError as exc:
+        protections["namespaces"] = f"off ({exc})"
+        return
+    pid = os.fork()
+    if pid:  # the guard: wait for the zygote, exit with its status
+        for fd in (cmd_fd, evt_fd):
+            os.close(fd)
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            status = 0
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    die_with_parent()
+    protections["pid_namespace"] = "on"
+    protections["network"] = "off (empty network namespace)"
+    try:
+        _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+        hidden = []
+        for path in config.hide:
+            if os.path.isdir(path):
+                _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=000")
+                hidden.append(path)
+            elif os.path.exists(path):
+                _mount("/dev/null", path, None, MS_BIND, None)
+                hidden.append(path)
+        protections["hidden_paths"] = ", ".join(hidden) or "none"
+    except OSError as exc:
+        protections["hidden_paths"] = f"off ({exc})"
+    try:
+        stage = os.path.join(os.path.dirname(config.home), "stage")
+        exposed = _expose(needed_paths(), stage)
+        if exposed:
+            protections["private_parents"] = "emptied except " + ", ".join(exposed)
+    except OSError as exc:
+        protections["private_parents"] = f"not handled ({exc})"
+    try:
+        covered = _private_tmp(config)
+        protections["private_tmp"] = ", ".join(covered) + f" (tmpfs, {config.limits.file_mb} MiB each)"
+    except OSError as exc:
+        protections["private_tmp"] = f"off ({exc})"
+
+
+def _private_tmp(config: SpawnConfig) -> list[str]:
+    """Size-limited private tmpfs over /tmp, /var/tmp and /dev/shm, so writes cannot fill the disk.
+
+    The sandbox folder's ``in`` and ``out`` (shared with the grader) are bind-mounted back through
+    file descriptors opened before the tmpfs hides them; ``home`` is a fresh folder on the tmpfs.
+    """
+    home = config.home
+    root = os.path.dirname(home)
+    shared = {name: os.open(os.path.join(root, name), os.O_PATH | os.O_DIRECTORY) for name in ("in", "out")}
+    # Python, the venv or the course checkout may themselves live under /tmp (a CI clone there):
+    # keep them, with the mounts that hide parts of them (MS_REC), on top of the new tmpfs.
+    needed = needed_paths()
+    outer = [p for p in needed if not any(p != q and p.startswith(q + "/") for q in needed)]
+    covered = []
+    try:
+        for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
+            if not os.path.isdir(tmp) or os.path.islink(tmp):
+                continue
+            keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in outer if p.startswith(tmp + "/")}
+            size = config.limits.file_mb if tmp != "/dev/shm" else min(64, config.limits.file_mb)
+            try:
+                _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
+                for path, fd in keep.items():
+                    os.makedirs(path, mode=0o755, exist_ok=True)
+                    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+            finally:
+                for fd in keep.values():
+                    os.close(fd)
+            covered.append(tmp)
+            if root.startswith(tmp.rstrip("/") + "/"):
+                for name, fd in shared.items():
+                    path = os.path.join(root, name)
+                    os.makedirs(path, mode=0o755, exist_ok=True)
+                    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND, None)
+                os.makedirs(home, mode=0o700, exist_ok=True)
+                if config.uid is not None:
+                    os.chown(home, config.uid, config.uid)
+                os.chmod(root, 0o755)
+    finally:
+        for fd in shared.values():
+            os.close(fd)
+    return covered
+
+
+def needed_paths() -> list[str]:
+    """What the student process must read: Python itself, site-packages, the course code."""
+    paths = {sys.base_prefix, sys.prefix, *(p for p in sys.path if p and os.path.isdir(p))}
+    import importlib.util
+
+    for name in ("course_utils", "autograder"):
+        spec = importlib.util.find_spec(name)
+        if spec and spec.origin:
+            paths.add(os.path.dirname(os.path.dirname(spec.origin)))
+    return sorted(os.path.realpath(p) for p in paths)
+
+
+def _private_ancestor(path: str) -> str | None:
+    """The highest folder above ``path`` that other users cannot enter (e.g. ``/root``)."""
+    parts = path.strip("/").split("/")
+    for i in range(1, len(parts)):
+        ancestor = "/" + "/".join(parts[:i])
+        if not os.stat(ancestor).st_mode & 0o001:
+            return ancestor
+    return None
+
+
+def _expose(needed: list[str], stage: str) -> list[str]:
+    """Make needed paths under private folders readable: an empty tmpfs over the private folder
+    (hiding everything else in it, e.g. root's home) with only the needed paths bind-mounted back."""
+    groups: dict[str, list[str]] = {}
+    for path in needed:
+        ancestor = _private_ancestor(path)
+        if ancestor:
+            groups.setdefault(ancestor, []).append(path)
+    exposed = []
+    for n, (ancestor, paths) in enumerate(sorted(groups.items())):
+        # keep only outermost paths (a path inside another needed one comes along with it)
+        outer = [p for p in paths if not any(p != q and p.startswith(q + "/") for q in paths)]
+        staged = []
+        for i, path in enumerate(outer):
+            target = os.path.join(stage, f"{n}-{i}")
+            os.makedirs(target, exist_ok=True)
+            _mount(path, target, None, MS_BIND | MS_REC, None)
+            staged.append((target, path))
+        _mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+        for target, path in staged:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _mount(target, path, None, MS_BIND | MS_REC, None)
+            _libc.umount2(target.encode(), 2)  # MNT_DETACH
+            exposed.append(path)
+        _mount("none", ancestor, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    return exposed
+
+
+def drop_privileges(uid: int, protections: dict[str, str]) -> None:
+    try:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        protections["uid"] = f"dropped to uid {uid}"
+    except OSError as exc:
+        protections["uid"] = f"not dropped ({exc})"
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
+        protections["no_new_privs"] = "on"
+
+
+def set_limits(config: SpawnConfig, protections: dict[str, str]) -> None:
+    memory = config.limits.memory_mb * 1024 * 1024
+    file_cap = config.limits.file_mb * 1024 * 1024
+    for name, value in (
+        ("RLIMIT_AS", memory),
+        ("RLIMIT_FSIZE", file_cap),
+        ("RLIMIT_NPROC", config.limits.max_processes),
+        ("RLIMIT_CORE", 0),
+    ):
+        try:
+            resource.setrlimit(getattr(resource, name), (value, value))
+            protections[name] = str(value)
+        except (OSError, ValueError) as exc:
+            protections[name] = f"not set ({exc})"
+
+
+def close_inherited_fds(keep: set[int]) -> None:
+    """Close every file descriptor but stdio and ``keep``: the student inherits nothing of the template."""
+    for entry in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
+        fd = int(entry)
+        if fd > 2 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)

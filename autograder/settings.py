@@ -1,0 +1,162 @@
+"""Every setting of the grader in one place: paths, environment-variable names, limits and timeouts.
+
+Environment variables are read only at the edges (the command line in :mod:`autograder.cli`, the
+self-check in :mod:`autograder.selfcheck`); everything below them receives explicit values, so a
+setting cannot change behind a running batch and tests never have to patch ``os.environ``.
+Thresholds of the checks live in :mod:`autograder.tolerances`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "HIDDEN_REFERENCES_ENV",
+    "NBGRADER_EXECUTION_ENV",
+    "NOTEBOOKS_DIR",
+    "PACKAGE_DIR",
+    "PLAIN_MAX_DEPTH",
+    "PLAIN_MAX_NODES",
+    "PUBLIC_REFERENCES",
+    "REPO_ROOT",
+    "SOLUTIONS_DIR",
+    "STRICT_ENV",
+    "GradingSettings",
+    "Limits",
+    "TextCaps",
+    "Timeouts",
+    "hidden_references_from_env",
+]
+
+#: The ``autograder`` package folder.
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: The course checkout this package was loaded from (its parent folder; site-packages when installed).
+REPO_ROOT = PACKAGE_DIR.parent
+#: The nbgrader source notebooks (the single source of truth).
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
+#: The generated student notebooks.
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+#: The public reference outputs, shipped in the package (the students' self-checks use them).
+PUBLIC_REFERENCES = PACKAGE_DIR / "references" / "public.pt"
+
+#: Deepest nesting of plain data accepted back from student code (see autograder.runner.plain_data).
+PLAIN_MAX_DEPTH = 8
+#: Most values (containers, tensors, numbers) in one returned value.
+PLAIN_MAX_NODES = 100_000
+
+#: Path of the hidden references, read by the CLI and by hidden self-checks under nbgrader.
+HIDDEN_REFERENCES_ENV = "AUTOGRADER_HIDDEN_REFERENCES"
+#: ``1`` makes failed self-checks raise outside nbgrader too.
+STRICT_ENV = "AUTOGRADER_STRICT"
+#: Set by nbgrader in the kernel's environment while it autogrades or validates.
+NBGRADER_EXECUTION_ENV = "NBGRADER_EXECUTION"
+
+
+def hidden_references_from_env() -> Path | None:
+    """The hidden-reference file named by :data:`HIDDEN_REFERENCES_ENV`, or ``None`` when unset."""
+    value = os.environ.get(HIDDEN_REFERENCES_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for student code (per student process and per call).
+
+    Attributes:
+        timeout_s: wall-clock seconds per call (the forked child is killed after it).
+        memory_mb: address-space limit (``RLIMIT_AS``) of the student process, in MiB. torch with
+            the model loaded needs about 1.5 GiB of address space; a check's forward/backward
+            passes on a few 224x224 images need a few hundred MiB more.
+        output_bytes: printed output (stdout + stderr) kept per call; writes past it fail inside
+            the student process.
+        setup_timeout_s: seconds for the student process to start (the notebook's top-level code).
+        chunk_timeout_s: seconds for each top-level statement of the notebook while loading it.
+        file_mb: largest file the student process may write (``RLIMIT_FSIZE``), in MiB; bounds
+            the result files and the private /tmp too.
+        max_processes: ``RLIMIT_NPROC`` for the student uid (stops fork bombs).
+    """
+
+    timeout_s: float = 60.0
+    memory_mb: int = 6144
+    output_bytes: int = 20_000
+    setup_timeout_s: float = 120.0
+    chunk_timeout_s: float = 30.0
+    file_mb: int = 256
+    max_processes: int = 64
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the grader waits for its own helper processes (not the student's limits).
+
+    Attributes:
+        template_start_s: the template's import of torch and load of the model.
+        template_reply_s: any other answer of the template (spawn, wait), beyond the wait asked for.
+        call_start_s: a student process's acknowledgement that it forked a call.
+        call_report_s: its report of a call's end after the call was killed.
+        process_exit_s: a killed process's exit.
+    """
+
+    template_start_s: float = 120.0
+    template_reply_s: float = 30.0
+    call_start_s: float = 30.0
+    call_report_s: float = 5.0
+    process_exit_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class TextCaps:
+    """Caps on text that comes from student code, so no submission can bloat a report.
+
+    Attributes:
+        message_chars: a failure message sent back from a call.
+        error_chars: an error line of the student process about a call.
+        problem_chars: one notebook-level problem (setup traceback).
+        max_problems: notebook-level problems kept from the student process.
+        output_tail_chars: printed output kept in a check's message (the end of it).
+        event_bytes: one event line from the student process.
+    """
+
+    message_chars: int = 20_000
+    error_chars: int = 500
+    problem_chars: int = 5_000
+    max_problems: int = 100
+    output_tail_chars: int = 2_000
+    event_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class GradingSettings:
+    """What one grading run uses, decided once at the command line (or by a test).
+
+    Attributes:
+        reference_set: ``"hidden"`` (grading) or ``"public"`` (what the self-checks use).
+        references_path: the reference file; ``None`` means the packaged public file (only valid
+            with ``reference_set="public"``).
+        limits: limits for student code.
+        hide: more paths the student processes must not see (output and submissions folders);
+            the reference file in use is always hidden.
+    """
+
+    reference_set: str = "hidden"
+    references_path: Path | None = None
+    limits: Limits = field(default_factory=Limits)
+    hide: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.reference_set not in ("hidden", "public"):
+            raise ValueError(f"reference_set must be 'hidden' or 'public', not {self.reference_set!r}")
+        if self.reference_set == "hidden" and self.references_path is None:
+            raise FileNotFoundError(
+                "Hidden references are not configured: pass --hidden-references PATH (or set "
+                f"{HIDDEN_REFERENCES_ENV}) to the file written by `python -m autograder references "
+                "--hidden --seed N --out PATH` (instructors only)."
+            )
+
+    @property
+    def secret_paths(self) -> tuple[Path, ...]:
+        """Every path no student process may see: :attr:`hide` and the reference file in use."""
+        ref = (self.references_path,) if self.references_path is not None else ()
+        return (*self.hide, *ref)
