@@ -14,7 +14,6 @@ of each check's inputs; loading warns on a version mismatch and refuses inputs t
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib.metadata
 import itertools
@@ -31,7 +30,7 @@ import torch
 
 from autograder.checks import CHECKS, FunctionCheck, Variant, checks_for
 from autograder.course import NOTEBOOKS
-from autograder.grading.extraction import extract_student_code
+from autograder.grading.extraction import compile_chunk, extract_student_code
 from autograder.runner import Call, InProcessRunner
 from autograder.settings import PUBLIC_REFERENCES, REPO_ROOT, SOLUTIONS_DIR
 from autograder.tolerances import COMPACT_NUMEL
@@ -144,9 +143,7 @@ def notebook_namespace(nb: nbformat.NotebookNode, notebook: str) -> dict[str, An
     for label, lines in files.items():
         linecache.cache[label] = (sum(map(len, lines)), None, lines, label)
     for chunk in chunks:
-        tree = ast.parse(chunk.code, chunk.label + suffix)
-        ast.increment_lineno(tree, chunk.first_line - 1)
-        exec(compile(tree, chunk.label + suffix, "exec"), namespace)
+        exec(compile_chunk(chunk.code, chunk.label + suffix, chunk.first_line), namespace)
     return namespace
 
 

@@ -94,7 +94,13 @@ def run_check(function_name: str, func: Callable | None, hidden: bool = False) -
     if function_name not in CHECKS:
         raise KeyError(f"no check named {function_name!r}; known: {', '.join(CHECKS)}")
     which = "hidden" if hidden else "public"
-    refs = _references(which, hidden_references_from_env() if hidden else None)
+    path = hidden_references_from_env() if hidden else None
+    if hidden and path is None:
+        raise FileNotFoundError(
+            f"Hidden references are not configured: set {HIDDEN_REFERENCES_ENV} to the file written by "
+            "`python -m autograder references --hidden --seed N --out PATH` (instructors only)."
+        )
+    refs = _references(which, path)
     runner = InProcessRunner({function_name: func} if func is not None else {}, _model())
     outcome = runner.run(function_name, refs.calls[function_name])
     return grade_function(

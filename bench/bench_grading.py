@@ -92,7 +92,7 @@ def _cold_cli_seconds(root: Path, name: str, hidden: Path) -> float:
 
 def _batch_seconds(root: Path, per_notebook: int, workers: int, hidden: Path) -> float:
     """Seconds ``grade_path`` takes for ``per_notebook`` copies of each solution notebook."""
-    from autograder.grading import grade_path
+    from autograder.grading.batch import grade_path
 
     subs = root / f"subs-{workers}"
     for i in range(per_notebook):
@@ -122,8 +122,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("COURSE_PROGRESS", "0")
     from autograder.grading import grade_notebook
+    from autograder.grading.submission import discover_submissions
     from autograder.references import PUBLIC_PATH
-    from autograder.submission import discover_submissions
 
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         root = Path(tmp)

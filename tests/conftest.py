@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -38,12 +39,11 @@ def samples():
     return load_imagenet_samples()
 
 
-def requires_course_data() -> pytest.MarkDecorator:
-    """Skip marker for tests that need the downloadable course data and have no offline copy."""
-    data_dir = os.environ.get("COURSE_DATA_DIR")
-    missing = not data_dir or not (Path(data_dir) / "imagenet_val_25.npz").is_file()
-    # CI always has the data: there a missing folder must fail the test, never skip it.
-    return pytest.mark.skipif(
-        missing and not os.environ.get("CI"),
-        reason="set COURSE_DATA_DIR to a folder holding the course data (CI uses ../shared/data)",
-    )
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip (not fail) tests marked ``linux`` on other systems: the batch grader's sandbox needs Linux."""
+    if sys.platform.startswith("linux"):
+        return
+    skip = pytest.mark.skip(reason="needs Linux (the batch grader's sandbox); self-checks work everywhere")
+    for item in items:
+        if "linux" in item.keywords:
+            item.add_marker(skip)

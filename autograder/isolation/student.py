@@ -18,7 +18,6 @@ student code has run: the grader checks every byte that comes back. In order:
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import copy
 import linecache
@@ -30,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from autograder.grading.extraction import compile_chunk
 from autograder.isolation import linux
 from autograder.isolation.protocol import (
     CallDone,
@@ -71,13 +71,6 @@ def _register_source(label: str, code: str, first_line: int, sources: dict[str, 
     linecache.cache[label] = (sum(map(len, lines)), None, lines, label)
 
 
-def _compile_chunk(code: str, label: str, first_line: int) -> Any:
-    """Compile one chunk so that tracebacks give its line numbers in the cell (linear in its size)."""
-    tree = ast.parse(code, label)
-    ast.increment_lineno(tree, first_line - 1)
-    return compile(tree, label, "exec")
-
-
 class _ChunkTimeout(BaseException):
     """Raised in a chunk that runs past its time limit (BaseException: ``except Exception`` won't eat it)."""
 
@@ -96,7 +89,7 @@ def _run_chunks(chunks: list[Chunk], namespace: dict[str, Any], timeout_s: float
         label, code, first_line = chunk.label, chunk.code, chunk.first_line
         _register_source(label, code, first_line, sources)
         try:
-            compiled = _compile_chunk(code, label, first_line)
+            compiled = compile_chunk(code, label, first_line)
             signal.setitimer(signal.ITIMER_REAL, timeout_s)
             try:
                 exec(compiled, namespace)

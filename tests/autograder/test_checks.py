@@ -6,7 +6,6 @@ import copy
 
 import pytest
 import torch
-from notebook_builders import mistake_functions, solution_functions, stub_functions
 
 from autograder.checks import CHECKS, GradingContext, checks_for
 from autograder.checks.base import compare_values, norm_rel_error, python_loops, rel_error
@@ -15,6 +14,7 @@ from autograder.references import load_references
 from autograder.runner import CallOutcome
 from autograder.selfcheck import run_check
 from autograder.tolerances import NORM_BASED, REL_ERROR
+from tests.helpers.notebooks import mistake_functions, solution_functions, stub_functions
 
 
 def _notebook(function: str) -> str:

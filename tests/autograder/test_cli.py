@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 from autograder.cli import build_parser, main
-from autograder.grading import result_name
-from autograder.results import SubmissionResult
-from autograder.submission import discover_submissions
+from autograder.grading.results import SubmissionResult
+from autograder.grading.store import result_stem
+from autograder.grading.submission import discover_submissions
 
 
 def test_parser_knows_every_command() -> None:
@@ -32,7 +32,7 @@ def test_hidden_references_need_seed_and_out(capsys) -> None:
 
 def test_rerun_skips_graded_submissions(tmp_path, capsys) -> None:
     """Does a second run skip a submission whose result is already written (no sandbox started)?"""
-    from notebook_builders import REPO
+    from tests.helpers.notebooks import REPO
 
     subs = tmp_path / "subs"
     subs.mkdir()
@@ -41,7 +41,9 @@ def test_rerun_skips_graded_submissions(tmp_path, capsys) -> None:
     out = tmp_path / "out"
     (out / "results").mkdir(parents=True)
     done = SubmissionResult(submission.student, submission.assignment, 11.0, 11.0, [], [], "earlier")
-    (out / "results" / f"{result_name(submission)}.json").write_text(done.to_json())
+    (out / "results" / f"{result_stem(submission.student, submission.assignment)}.json").write_text(
+        done.to_json()
+    )
     assert main(["grade", str(subs), "--out", str(out), "--references", "public", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "0 graded, 1 already graded" in printed
@@ -56,7 +58,7 @@ def test_unknown_reference_set_is_refused() -> None:
 
 def test_hidden_references_refused_inside_the_repository(capsys) -> None:
     """Is writing hidden references inside the course repository refused (they could ship or be committed)?"""
-    from notebook_builders import REPO
+    from tests.helpers.notebooks import REPO
 
     assert (
         main(["references", "--hidden", "--seed", "5", "--out", str(REPO / "autograder" / "hidden.pt")]) == 2
@@ -65,13 +67,13 @@ def test_hidden_references_refused_inside_the_repository(capsys) -> None:
     assert not (REPO / "autograder" / "hidden.pt").exists()
 
 
+@pytest.mark.linux
 def test_grader_failure_is_not_a_grade_and_is_regraded(tmp_path, capsys, monkeypatch) -> None:
     """If the grader cannot start student processes, is nothing recorded as a 0, and does a rerun
     (without --force) grade the submission once the cause is gone?"""
-    from notebook_builders import REPO
-
-    import autograder.sandbox
-    from autograder.template import TemplateError
+    import autograder.isolation.sandbox
+    from autograder.isolation.template_client import TemplateError
+    from tests.helpers.notebooks import REPO
 
     subs = tmp_path / "subs"
     subs.mkdir()
@@ -84,7 +86,7 @@ def test_grader_failure_is_not_a_grade_and_is_regraded(tmp_path, capsys, monkeyp
     def broken(*args, **kwargs):
         raise TemplateError("simulated: the template could not start")
 
-    monkeypatch.setattr(autograder.sandbox, "shared_template", broken)
+    monkeypatch.setattr(autograder.isolation.sandbox, "shared_template", broken)
     assert main(command) == 1
     captured = capsys.readouterr()
     assert "grader failed on 1 submission" in captured.err and "simulated" in captured.err

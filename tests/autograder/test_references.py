@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from autograder.checks import CHECKS
-from autograder.references import PUBLIC_PATH, PUBLIC_SEED, inputs_digest, load_references
+from autograder.references import PUBLIC_SEED, StaleReferencesError, inputs_digest, load_references
+from autograder.settings import PUBLIC_REFERENCES as PUBLIC_PATH
 
 
 def test_public_references_record_provenance() -> None:
@@ -36,23 +37,26 @@ def test_public_references_are_small() -> None:
     assert PUBLIC_PATH.stat().st_size < 2_000_000
 
 
-def test_version_mismatch_warns(tmp_path) -> None:
-    """Does loading references built with another torch version warn?"""
+@pytest.mark.parametrize(
+    ("field", "value"), [("torch", "0.0.1"), ("timm", "0.0.1"), ("weights_sha256", "0" * 64)]
+)
+def test_version_mismatch_warns(tmp_path, field: str, value: str) -> None:
+    """Does loading references built with another torch, timm or weights file warn, naming it?"""
     payload = torch.load(PUBLIC_PATH, weights_only=True)
-    payload["meta"]["torch"] = "0.0.1"
+    payload["meta"][field] = value
     stale = tmp_path / "stale.pt"
     torch.save(payload, stale)
-    with pytest.warns(UserWarning, match="other versions"):
+    with pytest.warns(UserWarning, match=field):
         load_references("public", stale)
 
 
-def test_weights_mismatch_warns(tmp_path) -> None:
-    """Does loading references built with other model weights warn?"""
+def test_stale_inputs_stop_at_load(tmp_path) -> None:
+    """Are references whose check inputs changed refused when loaded, before any grading starts?"""
     payload = torch.load(PUBLIC_PATH, weights_only=True)
-    payload["meta"]["weights_sha256"] = "0" * 64
+    payload["entries"]["tv_loss"]["digest"] = "0" * 64
     stale = tmp_path / "stale.pt"
     torch.save(payload, stale)
-    with pytest.warns(UserWarning, match="weights_sha256"):
+    with pytest.raises(StaleReferencesError, match=r"tv_loss.*rebuild"):
         load_references("public", stale)
 
 
@@ -64,7 +68,9 @@ def test_missing_hidden_file_says_how_to_build(tmp_path) -> None:
 
 def test_references_load_without_unpickling() -> None:
     """Are reference files plain tensors/containers readable with weights_only=True?"""
-    torch.load(PUBLIC_PATH, weights_only=True)
+    payload = torch.load(PUBLIC_PATH, weights_only=True)
+    assert set(payload) == {"format", "seed", "meta", "entries"}
+    assert all(isinstance(entry["digest"], str) for entry in payload["entries"].values())
 
 
 @pytest.mark.slow

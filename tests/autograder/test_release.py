@@ -6,7 +6,6 @@ import json
 
 import nbformat
 import pytest
-from notebook_builders import REPO
 
 from autograder.release import (
     NOTEBOOK_NAMES,
@@ -16,6 +15,7 @@ from autograder.release import (
     release_note,
     stale_notebooks,
 )
+from tests.helpers.notebooks import REPO
 
 
 def test_release_is_up_to_date() -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from notebook_builders import solution_functions
 
 from autograder.selfcheck import check
+from tests.helpers.notebooks import solution_functions
 
 
 def _unfinished_gram(features, normalize=True):
@@ -38,10 +38,11 @@ def test_nbgrader_execution_makes_failures_raise(monkeypatch, mode: str) -> None
         check("gram_matrix", _unfinished_gram)
 
 
-def test_nbgrader_execution_passing_check_does_not_raise(monkeypatch) -> None:
+def test_nbgrader_execution_passing_check_does_not_raise(monkeypatch, capsys) -> None:
     """Under nbgrader autograde, does a passing check stay silent apart from its verdict?"""
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     check("tv_loss", solution_functions("StyleTransfer")["tv_loss"])
+    assert capsys.readouterr().out.startswith("tv_loss: PASSED")
 
 
 def test_hidden_without_configuration_under_nbgrader_says_what_to_do(monkeypatch) -> None:

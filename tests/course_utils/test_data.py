@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import requires_course_data
 
 from course_utils.data import (
     DATA_FILES,
@@ -27,6 +26,7 @@ from course_utils.data import (
     load_imagenet_val,
     load_style_image,
 )
+from tests.helpers.markers import requires_course_data
 
 PAYLOAD = b"course data payload\n" * 100
 

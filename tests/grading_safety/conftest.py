@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import nbformat
 import pytest
-from corpus_run import (
+
+from tests.grading_safety.corpus_run import (
     CORPUS_TIMEOUT_S,
     STUB_CASE,
     GradedCorpus,
@@ -20,14 +21,14 @@ from corpus_run import (
     sandbox_protections,
     write_summary,
 )
-from safety_corpus import CASES, REPO, build_corpus, stub_notebook
+from tests.grading_safety.safety_corpus import CASES, REPO, build_corpus, stub_notebook
 
 
 @pytest.fixture(scope="session")
 def graded_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GradedCorpus]:
     """Every corpus case (and the released stub) graded in one batch with 2 workers."""
-    from autograder.grading import grade_path
-    from autograder.sandbox import Limits
+    from autograder.grading.batch import grade_path
+    from autograder.settings import GradingSettings, Limits
 
     root = tmp_path_factory.mktemp("corpus")
     out = root / "graded"
@@ -49,14 +50,8 @@ def graded_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GradedCo
     nbformat.write(stub_notebook("StyleTransfer"), stub_path)
     start = time.perf_counter()
     try:
-        run = grade_path(
-            root,
-            out,
-            workers=2,
-            limits=Limits(timeout_s=CORPUS_TIMEOUT_S, chunk_timeout_s=CORPUS_TIMEOUT_S),
-            reference_set="public",
-            progress=False,
-        )
+        limits = Limits(timeout_s=CORPUS_TIMEOUT_S, chunk_timeout_s=CORPUS_TIMEOUT_S)
+        run = grade_path(root, out, GradingSettings("public", limits=limits), workers=2, progress=False)
         seconds = time.perf_counter() - start
         write_summary(run.results, out / "corpus-summary.md", seconds)
         yield GradedCorpus(

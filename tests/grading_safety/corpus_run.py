@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from safety_corpus import CASES, Case
+from tests.grading_safety.safety_corpus import CASES, Case
 
 #: Per-call limits for the corpus: runaway cases end in seconds, not the default minute.
 CORPUS_TIMEOUT_S = 8.0
@@ -82,7 +82,7 @@ def processes_with(token: str) -> list[int]:
 
 def sandbox_protections() -> dict[str, str]:
     """The protections a sandbox reports as active on this machine."""
-    from autograder.sandbox import Sandbox
+    from autograder.isolation.sandbox import Sandbox
 
     with Sandbox([]) as box:
         return dict(box.protections)

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-import textwrap
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from autograder.course import NOTEBOOKS
+from tests.helpers.notebooks import REPO, replace_solution, solution_cell, solution_nb, stub_notebook
 
 __all__ = [
     "BROKEN",
@@ -33,58 +34,11 @@ __all__ = [
     "Case",
     "build_corpus",
     "replace_solution",
-    "solution_notebook",
     "stub_notebook",
 ]
 
-REPO = Path(__file__).resolve().parents[2]
-
-#: Graded functions per notebook, in grading order.
-FUNCTIONS: dict[str, tuple[str, ...]] = {
-    "NetworkVisualization": (
-        "compute_saliency_maps",
-        "make_fooling_image",
-        "class_visualization_update_step",
-    ),
-    "StyleTransfer": ("content_loss", "gram_matrix", "style_loss", "tv_loss"),
-}
-
-_REGION = re.compile(r"^( *)### BEGIN SOLUTION\n.*?^ *### END SOLUTION\n", flags=re.M | re.S)
-
-
-def solution_notebook(name: str) -> nbformat.NotebookNode:
-    """The solution notebook ``solutions/<name>.ipynb`` (a fresh copy)."""
-    return nbformat.read(REPO / "solutions" / f"{name}.ipynb", as_version=4)
-
-
-def solution_cell(nb: nbformat.NotebookNode, function: str) -> nbformat.NotebookNode:
-    """The solution cell whose nbgrader grade_id is ``function``."""
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == function:
-            return cell
-    raise KeyError(f"no solution cell for {function}")
-
-
-def replace_solution(nb: nbformat.NotebookNode, function: str, body: str) -> nbformat.NotebookNode:
-    """A copy of ``nb`` whose solution region of ``function`` holds ``body`` (code, any indentation)."""
-    nb = copy.deepcopy(nb)
-    cell = solution_cell(nb, function)
-    match = _REGION.search(cell.source)
-    if match is None:
-        raise ValueError(f"no ### BEGIN/END SOLUTION region in the cell of {function}")
-    indent = match.group(1)
-    code = textwrap.indent(textwrap.dedent(body).strip("\n"), indent)
-    region = f"{indent}### BEGIN SOLUTION\n{code}\n{indent}### END SOLUTION\n"
-    cell.source = cell.source[: match.start()] + region + cell.source[match.end() :]
-    return nb
-
-
-def stub_notebook(name: str) -> nbformat.NotebookNode:
-    """The released student version's code: every solution region is ``raise NotImplementedError()``."""
-    nb = solution_notebook(name)
-    for function in FUNCTIONS[name]:
-        nb = replace_solution(nb, function, "raise NotImplementedError()")
-    return nb
+#: Graded functions per notebook, in grading order (from the course registry).
+FUNCTIONS: dict[str, tuple[str, ...]] = {name: nb.function_names for name, nb in NOTEBOOKS.items()}
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
@@ -130,7 +84,7 @@ def _notebook_maker(
     notebook: str, change: Callable[[nbformat.NotebookNode], nbformat.NotebookNode]
 ) -> Callable[[Path, dict[str, str]], None]:
     def make(path: Path, values: dict[str, str]) -> None:
-        nb = change(solution_notebook(notebook))
+        nb = change(solution_nb(notebook))
         for cell in nb.cells:
             cell.source = _fill(cell.source, values)
         nbformat.write(nb, path)
@@ -301,7 +255,7 @@ def _write_bytes(data: bytes) -> Callable[[Path, dict[str, str]], None]:
 
 
 def _v3(path: Path, values: dict[str, str]) -> None:
-    path.write_text(nbformat.writes(nbformat.convert(solution_notebook("StyleTransfer"), 3), version=3))
+    path.write_text(nbformat.writes(nbformat.convert(solution_nb("StyleTransfer"), 3), version=3))
 
 
 def _zip_without_notebook(path: Path, values: dict[str, str]) -> None:
@@ -311,7 +265,7 @@ def _zip_without_notebook(path: Path, values: dict[str, str]) -> None:
 
 def _zip_with_notebook(path: Path, values: dict[str, str]) -> None:
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("hw/StyleTransfer.ipynb", nbformat.writes(solution_notebook("StyleTransfer")))
+        z.writestr("hw/StyleTransfer.ipynb", nbformat.writes(solution_nb("StyleTransfer")))
         z.writestr("__MACOSX/hw/._StyleTransfer.ipynb", "resource fork junk")
 
 
@@ -366,7 +320,7 @@ def _huge_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def _notebook_200mb(path: Path, values: dict[str, str]) -> None:
     """A 200 MB notebook (outputs), streamed to disk."""
-    nb = solution_notebook("StyleTransfer")
+    nb = solution_nb("StyleTransfer")
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     for cell in code_cells:
         cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=["@@BIG@@"])]

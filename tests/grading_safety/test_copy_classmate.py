@@ -11,10 +11,11 @@ import uuid
 
 import nbformat
 import pytest
-from corpus_run import protection_active, sandbox_protections
-from safety_corpus import REPO, replace_solution, solution_notebook
 
-pytestmark = pytest.mark.slow
+from tests.grading_safety.corpus_run import protection_active, sandbox_protections
+from tests.helpers.notebooks import REPO, replace_solution, solution_nb
+
+pytestmark = [pytest.mark.slow, pytest.mark.linux]
 
 _COPY_CLASSMATE = """
 import glob, json
@@ -36,7 +37,8 @@ def test_copying_a_classmates_function_scores_nothing() -> None:
     """Does a content_loss that runs a classmate's notebook found on disk earn zero (the classmate full)?"""
     if not protection_active(sandbox_protections(), "hidden_paths"):
         pytest.skip("hiding paths needs the sandbox's mount namespace (root on Linux)")
-    from autograder.grading import grade_path
+    from autograder.grading.batch import grade_path
+    from autograder.settings import GradingSettings
 
     root = REPO / f".grading-copy-test-{uuid.uuid4().hex[:8]}"
     try:
@@ -44,12 +46,12 @@ def test_copying_a_classmates_function_scores_nothing() -> None:
         for student in ("alice", "mallory"):
             (submitted / student / "StyleTransfer").mkdir(parents=True)
         alice_path = submitted / "alice" / "StyleTransfer" / "StyleTransfer.ipynb"
-        nbformat.write(solution_notebook("StyleTransfer"), alice_path)
+        nbformat.write(solution_nb("StyleTransfer"), alice_path)
         hostile = replace_solution(
-            solution_notebook("StyleTransfer"), "content_loss", _COPY_CLASSMATE.format(ROOT=submitted)
+            solution_nb("StyleTransfer"), "content_loss", _COPY_CLASSMATE.format(ROOT=submitted)
         )
         nbformat.write(hostile, submitted / "mallory/StyleTransfer/StyleTransfer.ipynb")
-        run = grade_path(submitted, root / "out", workers=1, reference_set="public", progress=False)
+        run = grade_path(submitted, root / "out", GradingSettings("public"), workers=1, progress=False)
         by_student = {r.student: r for r in run.results}
         alice = [c for c in by_student["alice"].checks if c.function == "content_loss"]
         mallory = [c for c in by_student["mallory"].checks if c.function == "content_loss"]

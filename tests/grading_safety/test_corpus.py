@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from corpus_run import STUB_CASE, GradedCorpus, processes_with, protection_active
-from safety_corpus import CASES, FUNCTIONS, REPO, Case
 
-pytestmark = pytest.mark.slow
+from tests.grading_safety.corpus_run import STUB_CASE, GradedCorpus, processes_with, protection_active
+from tests.grading_safety.safety_corpus import CASES, FUNCTIONS, REPO, Case
+
+pytestmark = [pytest.mark.slow, pytest.mark.linux]
 
 
 def _points(result: object, function: str) -> tuple[float, float]:

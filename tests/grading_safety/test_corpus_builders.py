@@ -6,13 +6,14 @@ import ast
 
 import nbformat
 import pytest
-from safety_corpus import (
+
+from tests.grading_safety.safety_corpus import (
     CASES,
     FUNCTIONS,
     HOSTILE,
     build_corpus,
     replace_solution,
-    solution_notebook,
+    solution_nb,
     stub_notebook,
 )
 
@@ -46,7 +47,7 @@ def _defined(nb: nbformat.NotebookNode) -> set[str]:
 
 def test_replace_solution_changes_only_its_region() -> None:
     """Does replace_solution rewrite one function's solution region, indented as the region is?"""
-    nb = solution_notebook("StyleTransfer")
+    nb = solution_nb("StyleTransfer")
     new = replace_solution(nb, "gram_matrix", "return 42")
     changed = [i for i, (a, b) in enumerate(zip(nb.cells, new.cells, strict=True)) if a.source != b.source]
     assert len(changed) == 1

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from corpus_run import processes_with
-from safety_corpus import REPO, replace_solution, solution_notebook
 
-pytestmark = pytest.mark.slow
+from tests.grading_safety.corpus_run import processes_with
+from tests.helpers.notebooks import REPO, replace_solution, solution_nb
+
+pytestmark = [pytest.mark.slow, pytest.mark.linux]
 
 STUDENTS = ("alice", "bob", "carol", "dave")
 RESULT_KEYS = {"student", "assignment", "score", "max_score", "checks", "problems"}
@@ -56,7 +57,7 @@ def test_killed_grader_loses_nothing_and_grades_nothing_twice(tmp_path: Path) ->
     """After SIGKILL mid-batch, are written results complete, and does a rerun grade only the rest?"""
     root = tmp_path / "course"
     for student in STUDENTS:
-        nb = solution_notebook("StyleTransfer")
+        nb = solution_nb("StyleTransfer")
         if student == "carol":  # a slow one, so that the kill lands mid-call for some runs
             nb = replace_solution(nb, "tv_loss", "import time\ntime.sleep(3)\nreturn None")
         path = root / "submitted" / student / "StyleTransfer" / "StyleTransfer.ipynb"

@@ -1,11 +1,11 @@
-"""Tests of autograder.extraction: which parts of a notebook are run for grading."""
+"""Tests of autograder.grading.extraction: which parts of a notebook are run for grading."""
 
 from __future__ import annotations
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.extraction import extract_student_code, function_source
+from autograder.grading.extraction import compile_chunk, extract_student_code, function_source
 
 
 def solution_cell(source: str, grade_id: str) -> nbformat.NotebookNode:
@@ -31,7 +31,7 @@ def run_chunks(chunks) -> dict:
     """Execute chunks the way the sandbox does and return the namespace."""
     namespace: dict = {}
     for chunk in chunks:
-        exec(compile(chunk.code, chunk.label, "exec"), namespace)
+        exec(compile_chunk(chunk.code, chunk.label, chunk.first_line), namespace)
     return namespace
 
 
@@ -115,3 +115,19 @@ def test_magics_do_not_break_a_cell() -> None:
     chunks, warnings = extract_student_code(nb, ["f"])
     assert warnings == []
     assert run_chunks(chunks)["f"]() == 3
+
+
+def test_ipython_help_and_line_separators_do_not_break_a_cell() -> None:
+    """Do `obj?` help lines and a U+2028 inside a comment (both fine in Jupyter) keep the cell?"""
+    source = "import torch\ntorch.bmm?\ndef f(x):\n    return x + 1  # a\u2028comment\n"
+    chunks, warnings = extract_student_code(new_notebook(cells=[new_code_cell(source)]), ["f"])
+    assert warnings == []
+    assert run_chunks(chunks)["f"](1) == 2
+
+
+def test_extraction_is_linear_in_statements_on_one_line() -> None:
+    """Does a 60 kB line of `import os;` cost its own size per statement, not the whole line each?"""
+    source = "import os;" * 6000
+    chunks, _ = extract_student_code(new_notebook(cells=[new_code_cell(source)]))
+    assert len(chunks) == 6000
+    assert sum(len(c.code) for c in chunks) == 6000 * len("import os")

@@ -7,14 +7,14 @@ import io
 import json
 
 from autograder.checks import CHECKS
-from autograder.reports import (
+from autograder.grading.reports import (
     feedback_html,
     feedback_markdown,
     gradebook_csv,
     gradescope_results,
     write_reports,
 )
-from autograder.results import CheckResult, SubmissionResult
+from autograder.grading.results import CheckResult, SubmissionResult
 
 
 def _result(student: str = "ada", assignment: str = "StyleTransfer") -> SubmissionResult:

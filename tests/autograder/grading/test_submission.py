@@ -1,4 +1,4 @@
-"""Tests of autograder.submission: finding and reading submissions without ever raising."""
+"""Tests of autograder.grading.submission: finding and reading submissions without ever raising."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from autograder.submission import discover_submissions, guess_assignment, read_notebook
+from autograder.grading.submission import discover_submissions, guess_assignment, read_notebook
+from tests.helpers.notebooks import REPO
 
 
 def write_nb(path: Path, *sources: str) -> Path:
@@ -153,3 +154,32 @@ def test_missing_path_raises_clearly(tmp_path: Path) -> None:
     """Does a path that does not exist raise an error saying what to give instead?"""
     with pytest.raises(FileNotFoundError, match="give a notebook"):
         discover_submissions(tmp_path / "nope", tmp_path / "work")
+
+
+def test_duplicates_of_one_assignment_grade_the_newest_and_list_the_rest(tmp_path) -> None:
+    """Are `StyleTransfer.ipynb` and `StyleTransfer (1).ipynb` of one student graded once, on the newer?"""
+    import os
+
+    from autograder.grading.batch import resolve_duplicates
+
+    folder = tmp_path / "submitted" / "ada" / "StyleTransfer"
+    folder.mkdir(parents=True)
+    stub = (REPO / "notebooks" / "StyleTransfer.ipynb").read_text()
+    (folder / "StyleTransfer.ipynb").write_text(stub)
+    (folder / "StyleTransfer (1).ipynb").write_text(stub)
+    os.utime(folder / "StyleTransfer.ipynb", (1, 1))
+    found = discover_submissions(tmp_path, tmp_path / "work")
+    assert len(found) == 2
+    (kept,) = resolve_duplicates(found)
+    assert kept.path.name == "StyleTransfer (1).ipynb"
+    assert any("not: StyleTransfer.ipynb" in p for p in kept.problems)
+
+
+def test_malformed_nbgrader_metadata_is_read_as_a_plain_cell(tmp_path) -> None:
+    """Does a cell whose metadata.nbgrader is a string still let the notebook be read and graded?"""
+    nb = nbformat.read(REPO / "notebooks" / "StyleTransfer.ipynb", as_version=4)
+    nb.cells[1].metadata["nbgrader"] = "oops"
+    path = tmp_path / "StyleTransfer.ipynb"
+    path.write_text(json.dumps(nb))
+    read, _ = read_notebook(path)
+    assert read is not None and "nbgrader" not in read.cells[1].metadata

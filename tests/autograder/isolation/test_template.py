@@ -1,4 +1,4 @@
-"""Tests of autograder.template: one warm process forks every student process, and shares nothing else.
+"""Tests of the warm template: one process forks every student process, and shares nothing else.
 
 The template saves the ~3 s of importing torch and loading the model per notebook; these tests check
 that the saving costs no isolation: each notebook's student process starts from the template's
@@ -15,10 +15,15 @@ import time
 
 import pytest
 
-from autograder import template as template_module
-from autograder.extraction import CodeChunk
-from autograder.sandbox import Limits, Sandbox
-from autograder.template import Template, TemplateError, shared_template
+from autograder.grading.extraction import CodeChunk
+from autograder.isolation import template_client as template_module
+from autograder.isolation.sandbox import Sandbox
+from autograder.isolation.template_client import Template, TemplateError, shared_template
+from autograder.runner import Call
+from autograder.settings import Limits, Timeouts
+
+#: Starts the grader's student processes: Linux only (skipped elsewhere).
+pytestmark = pytest.mark.linux
 
 POISON = textwrap.dedent(
     """
@@ -72,11 +77,11 @@ def _limits() -> Limits:
 def test_one_template_serves_every_notebook_and_nothing_leaks_between_them() -> None:
     """Do two notebooks share the template, yet the second sees none of what the first changed?"""
     with Sandbox([CodeChunk("cell 1", POISON)], _limits()) as first:
-        poisoned_pid = first.call("pid", ()).value
+        poisoned_pid = first.run("pid", Call(())).value
         template_pid = shared_template()._proc.pid
     with Sandbox([CodeChunk("cell 1", INSPECT)], _limits()) as second:
         assert shared_template()._proc.pid == template_pid
-        outcome = second.call("state", ())
+        outcome = second.run("state", Call(()))
     assert outcome.status == "ok", outcome.message
     state = outcome.value
     assert isinstance(poisoned_pid, int)
@@ -89,7 +94,7 @@ def test_one_template_serves_every_notebook_and_nothing_leaks_between_them() -> 
 def test_student_process_inherits_only_its_pipes() -> None:
     """At load time, does student code see stdio and its two pipes, and no socket of the template?"""
     with Sandbox([CodeChunk("cell 1", INSPECT)], _limits()) as box:
-        fds = box.call("state", ()).value["fds"]
+        fds = box.run("state", Call(())).value["fds"]
     assert len(fds) == 5 and {"0", "1", "2"} <= set(fds)
     assert not any(target.startswith("socket:") for target in fds.values())
     assert sum(target.startswith("pipe:") for target in fds.values()) == 2
@@ -104,7 +109,7 @@ def test_dead_template_is_replaced() -> None:
     old._proc.wait(timeout=10)
     chunks = [CodeChunk("cell 1", "def f():\n    return 42")]
     with Sandbox(chunks, _limits()) as box:
-        assert box.call("f", ()).value == 42
+        assert box.run("f", Call(())).value == 42
     assert shared_template() is not old
 
 
@@ -113,17 +118,17 @@ def test_template_killed_mid_notebook_costs_only_that_call() -> None:
     """Does a template killed while a notebook is loaded give a 'crashed' call, then recover?"""
     chunks = [CodeChunk("cell 1", "def f():\n    return 7")]
     with Sandbox(chunks, _limits()) as box:
-        assert box.call("f", ()).value == 7
+        assert box.run("f", Call(())).value == 7
         template = shared_template()
         os.kill(template._proc.pid, signal.SIGKILL)
         template._proc.wait(timeout=10)
         time.sleep(0.2)  # the student process dies with the template (parent-death signal)
-        assert box.call("f", ()).value == 7  # restarted: template, then the student process
+        assert box.run("f", Call(())).value == 7  # restarted: template, then the student process
 
 
 def test_template_that_cannot_start_says_why() -> None:
     """Does a template that is not ready in time raise a TemplateError that names the check to run?"""
-    template = Template(start_timeout_s=0.01)
+    template = Template(Timeouts(template_start_s=0.01))
     with pytest.raises(TemplateError, match="load_model"):
         template.start()
     assert not template.alive()

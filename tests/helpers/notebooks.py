@@ -1,0 +1,96 @@
+"""Notebook builders shared by the tests: the course's own notebooks, stubbed, edited or with mistakes.
+
+Mistakes are edits of the solution notebooks' text (:mod:`autograder.mistakes`) and hostile cases
+replace one solution region; nothing here holds a solution. The ``*_functions`` helpers execute the
+course's OWN notebooks in the test process (trusted code); student-like code runs only in sandboxes.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import textwrap
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from autograder.course import NOTEBOOKS
+from autograder.mistakes import Mistake, apply_mistakes
+from autograder.references import notebook_namespace
+
+__all__ = [
+    "REPO",
+    "mistake_functions",
+    "mistake_nb",
+    "replace_solution",
+    "solution_cell",
+    "solution_functions",
+    "solution_nb",
+    "stub_functions",
+    "stub_notebook",
+]
+
+#: The course checkout the tests run in.
+REPO = Path(__file__).resolve().parents[2]
+
+_REGION = re.compile(r"^( *)### BEGIN SOLUTION\n.*?^ *### END SOLUTION\n", flags=re.M | re.S)
+
+
+def solution_nb(notebook: str) -> nbformat.NotebookNode:
+    """The solution notebook ``solutions/<notebook>.ipynb``, read fresh."""
+    return nbformat.read(REPO / "solutions" / f"{notebook}.ipynb", as_version=4)
+
+
+def solution_cell(nb: nbformat.NotebookNode, function: str) -> nbformat.NotebookNode:
+    """The solution cell whose nbgrader grade_id is ``function``."""
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == function:
+            return cell
+    raise KeyError(f"no solution cell for {function}")
+
+
+def replace_solution(nb: nbformat.NotebookNode, function: str, body: str) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose solution region of ``function`` holds ``body`` (code, any indentation)."""
+    nb = copy.deepcopy(nb)
+    cell = solution_cell(nb, function)
+    match = _REGION.search(cell.source)
+    if match is None:
+        raise ValueError(f"no ### BEGIN/END SOLUTION region in the cell of {function}")
+    indent = match.group(1)
+    code = textwrap.indent(textwrap.dedent(body).strip("\n"), indent)
+    region = f"{indent}### BEGIN SOLUTION\n{code}\n{indent}### END SOLUTION\n"
+    cell.source = cell.source[: match.start()] + region + cell.source[match.end() :]
+    return nb
+
+
+def stub_notebook(name: str) -> nbformat.NotebookNode:
+    """The released student version's code: every solution region is ``raise NotImplementedError()``."""
+    nb = solution_nb(name)
+    for function in NOTEBOOKS[name].function_names:
+        nb = replace_solution(nb, function, "raise NotImplementedError()")
+    return nb
+
+
+@lru_cache(maxsize=4)
+def solution_functions(notebook: str) -> dict[str, Any]:
+    """Globals after running the solution notebook's imports and solution cells."""
+    return notebook_namespace(solution_nb(notebook), notebook)
+
+
+@lru_cache(maxsize=4)
+def stub_functions(notebook: str) -> dict[str, Any]:
+    """Globals of the released student notebook as a student receives it (untouched stubs)."""
+    nb = nbformat.read(REPO / "notebooks" / f"{notebook}.ipynb", as_version=4)
+    return notebook_namespace(nb, notebook)
+
+
+def mistake_nb(mistake: Mistake) -> nbformat.NotebookNode:
+    """The solution notebook with one classic mistake edited in."""
+    return apply_mistakes(solution_nb(mistake.notebook), [mistake])
+
+
+def mistake_functions(mistake: Mistake) -> dict[str, Any]:
+    """Globals of the solution notebook with one classic mistake edited in."""
+    return notebook_namespace(mistake_nb(mistake), mistake.notebook)
