@@ -13,10 +13,10 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: install demo test test-fast lint release references bench clean solutions
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed

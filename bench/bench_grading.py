@@ -24,8 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from autograder.course import notebook_names
+
 REPO = Path(__file__).resolve().parents[1]
-NAMES = ("NetworkVisualization", "StyleTransfer")
+NAMES = notebook_names()
 
 
 def _nbgrader_autograde_seconds(root: Path, name: str, hidden: Path) -> float | str:
@@ -93,6 +95,7 @@ def _cold_cli_seconds(root: Path, name: str, hidden: Path) -> float:
 def _batch_seconds(root: Path, per_notebook: int, workers: int, hidden: Path) -> float:
     """Seconds ``grade_path`` takes for ``per_notebook`` copies of each solution notebook."""
     from autograder.grading.batch import grade_path
+    from autograder.settings import GradingSettings
 
     subs = root / f"subs-{workers}"
     for i in range(per_notebook):
@@ -101,7 +104,8 @@ def _batch_seconds(root: Path, per_notebook: int, workers: int, hidden: Path) ->
             folder.mkdir(parents=True)
             shutil.copy(REPO / "solutions" / f"{name}.ipynb", folder / f"{name}.ipynb")
     start = time.perf_counter()
-    run = grade_path(subs, root / f"out-{workers}", workers=workers, references_path=hidden, progress=False)
+    settings = GradingSettings("hidden", hidden)
+    run = grade_path(subs, root / f"out-{workers}", settings, workers=workers, progress=False)
     seconds = time.perf_counter() - start
     wrong = [r.student for r in run.results if r.score != r.max_score]
     if wrong:
@@ -121,20 +125,23 @@ def main() -> None:
     parser.add_argument("--skip-nbgrader", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("COURSE_PROGRESS", "0")
-    from autograder.grading import grade_notebook
+    from autograder.grading.notebook import grade_notebook
     from autograder.grading.submission import discover_submissions
-    from autograder.references import PUBLIC_PATH
+    from autograder.references import load_references
+    from autograder.settings import PUBLIC_REFERENCES, GradingSettings
 
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         root = Path(tmp)
         hidden = root / "hidden.pt"  # the public file stands in for hidden references (same size and work)
-        shutil.copy(PUBLIC_PATH, hidden)
+        shutil.copy(PUBLIC_REFERENCES, hidden)
+        settings = GradingSettings("hidden", hidden)
+        refs = load_references("hidden", hidden)
         print(f"cpu cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
         for name in NAMES:
             (sub,) = discover_submissions(REPO / "solutions" / f"{name}.ipynb", root / "work")
-            grade_notebook(sub, references_path=hidden, reference_set="hidden")  # warm: template, model
+            grade_notebook(sub, refs, settings)  # warm: template, model
             start = time.perf_counter()
-            grade_notebook(sub, references_path=hidden, reference_set="hidden")
+            grade_notebook(sub, refs, settings)
             ours = time.perf_counter() - start
             cold = _cold_cli_seconds(root, name, hidden)
             line = f"{name}: autograder one submission {ours:.2f} s warm, {cold:.1f} s cold (fresh command)"

@@ -26,22 +26,28 @@ Protections (each recorded in :attr:`Sandbox.protections`; see docs/grading-safe
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import secrets
 import select
 import shutil
 import signal
-import stat
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import torch
 
 from autograder.grading.extraction import CodeChunk
+from autograder.isolation.control import (
+    StudentProcess,
+    decode_result,
+    describe_exit_code,
+    describe_wait_status,
+    kill_student_processes,
+    read_capped,
+)
 from autograder.isolation.protocol import (
     CallDone,
     CallRequest,
@@ -56,17 +62,16 @@ from autograder.isolation.protocol import (
     encode,
 )
 from autograder.isolation.template_client import (
-    Template,
     TemplateError,
     shared_template,
     template_env,
     warm_template,
 )
 from autograder.isolation.uids import UidLease, lease_uid
-from autograder.runner import Call, CallOutcome, PlainDataError, plain_data
+from autograder.runner import Call, CallOutcome
 from autograder.settings import REPO_ROOT, Limits, TextCaps, Timeouts
 
-__all__ = ["COURSE_PRIVATE", "Sandbox", "describe_exit_code"]
+__all__ = ["COURSE_PRIVATE", "Sandbox"]
 
 #: Parts of the course checkout no student process sees (relative to it), when mounts are available.
 COURSE_PRIVATE = ("autograder/references", "solutions", "tests", ".git", "bench")
@@ -75,63 +80,6 @@ COURSE_PRIVATE = ("autograder/references", "solutions", "tests", ".git", "bench"
 _RESULT_STATUSES = ("ok", "error", "memory", "crashed", "missing", "bad_output", "timeout")
 
 E = TypeVar("E", bound=Message)
-
-
-def _read_capped(path: Path, limit: int, owner: int | None) -> tuple[bytes, bool]:
-    """Read at most ``limit`` bytes of a regular file written by the student (no symlinks)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return b"", False
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or (owner is not None and info.st_uid != owner):
-            return b"", False
-        data = os.read(fd, limit + 1)
-        return data[:limit], len(data) > limit or info.st_size > limit
-    finally:
-        os.close(fd)
-
-
-def describe_exit_code(code: int | None) -> str:
-    """A process's end in words, from a :attr:`subprocess.Popen.returncode`-style code."""
-    if code is None:
-        return "the process ended; its exit status is unknown"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        extra = " (out of memory, or the code killed its own process)" if -code == signal.SIGKILL else ""
-        return f"the process was killed by {name}{extra}"
-    return f"the process exited with code {code} without returning (sys.exit, os._exit or a crash)"
-
-
-def _describe_wait_status(status: int) -> str:
-    try:
-        return describe_exit_code(os.waitstatus_to_exitcode(status))
-    except (ValueError, OverflowError):  # not a status a real process can have
-        return "the process ended with an invalid status"
-
-
-class _StudentProcess:
-    """A notebook's student process, forked by the template (which reaps it; see :meth:`wait`)."""
-
-    def __init__(self, template: Template, pid: int) -> None:
-        self.template = template
-        self.pid = pid
-        self.exited = False
-        self.returncode: int | None = None  # as in Popen; None while running or when unknown
-
-    def running(self) -> bool:
-        """Is it still running? (Reaps it once it has exited.)"""
-        return not self.wait(0.0)
-
-    def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for it to exit; ``True`` once it has."""
-        if not self.exited:
-            self.exited, self.returncode = self.template.wait(self.pid, timeout)
-        return self.exited
 
 
 class Sandbox:
@@ -186,7 +134,7 @@ class Sandbox:
         self.setup_output = ""
         self.protections: dict[str, str] = {}
         self._root: Path | None = None
-        self._proc: _StudentProcess | None = None
+        self._proc: StudentProcess | None = None
         self._cmd_w: int | None = None
         self._evt_r: int | None = None
         self._buffer = b""
@@ -266,7 +214,7 @@ class Sandbox:
         cmd_r, cmd_w = os.pipe()
         evt_r, evt_w = os.pipe()
         try:
-            self._proc = _StudentProcess(template, template.spawn(config, cmd_r, evt_w))
+            self._proc = StudentProcess(template, template.spawn(config, cmd_r, evt_w))
         except TemplateError as exc:
             for fd in (cmd_w, evt_r):
                 os.close(fd)
@@ -282,7 +230,7 @@ class Sandbox:
         ready = self._next_event(deadline, Ready) if isolated is not None else None
         if isolated is not None:
             self.protections = dict(isolated.protections)
-        setup_out, truncated = _read_capped(self._root / "out" / "setup.txt", self.limits.output_bytes, None)
+        setup_out, truncated = read_capped(self._root / "out" / "setup.txt", self.limits.output_bytes, None)
         self.setup_output = setup_out.decode(errors="replace") + ("\n[output truncated]" if truncated else "")
         if ready is None:
             why = (
@@ -317,39 +265,10 @@ class Sandbox:
         self._cmd_w = self._evt_r = None
 
     # ------------------------------------------------------------ process control
-    def _zygote_pid(self) -> int | None:
-        """PID (in our namespace) of the zygote: the guard's child when namespaces are on."""
-        if self._proc is None:
-            return None
-        if self.protections.get("pid_namespace") != "on":
-            return self._proc.pid
-        try:
-            children = Path(f"/proc/{self._proc.pid}/task/{self._proc.pid}/children").read_text().split()
-        except OSError:
-            return None
-        return int(children[0]) if children else None
-
     def _kill_students(self, keep_zygote: bool = True) -> None:
         """Kill every process the student started (all but the zygote when ``keep_zygote``)."""
-        zygote = self._zygote_pid()
-        if zygote is None:
-            return
-        try:
-            namespace = os.readlink(f"/proc/{zygote}/ns/pid")
-        except OSError:
-            return
-        if self.protections.get("pid_namespace") == "on":
-            for entry in os.listdir("/proc"):
-                if not entry.isdigit() or (keep_zygote and int(entry) == zygote):
-                    continue
-                try:
-                    if os.readlink(f"/proc/{entry}/ns/pid") == namespace:
-                        os.kill(int(entry), signal.SIGKILL)
-                except OSError:
-                    continue
-        elif not keep_zygote:
-            with contextlib.suppress(OSError):
-                os.killpg(zygote, signal.SIGKILL)
+        if self._proc is not None:
+            kill_student_processes(self._proc.pid, self.protections.get("pid_namespace") == "on", keep_zygote)
 
     def _next_event(self, deadline: float, *expected: type[E]) -> E | None:
         """The next event from the student process if it is one of ``expected``; ``None`` at the
@@ -441,7 +360,7 @@ class Sandbox:
             done = self._next_event(time.monotonic() + self.timeouts.call_report_s, CallDone)
             if done is None:  # the zygote itself misbehaves: start a new one next time
                 self._stop()
-        printed, truncated = _read_capped(Path(request.output), self.limits.output_bytes, self.uid)
+        printed, truncated = read_capped(Path(request.output), self.limits.output_bytes, self.uid)
         text = printed.decode(errors="replace") + (
             f"\n[output truncated to {self.limits.output_bytes} bytes]" if truncated else ""
         )
@@ -466,14 +385,14 @@ class Sandbox:
                 message=f"{function} did not finish within {self.limits.timeout_s:g} s and was stopped "
                 "(an endless loop, a long sleep, or far too much work?)",
             )
-        data, too_big = _read_capped(result, self.limits.file_mb * 1024 * 1024, self.uid)
+        data, too_big = read_capped(result, self.limits.file_mb * 1024 * 1024, self.uid)
         if not data:
             if done is None:
                 return CallOutcome("crashed", message=f"{function} crashed the student process")
             if done.error is not None:
                 why = done.error[: self.caps.error_chars]
             elif done.status is not None and done.status >= 0:
-                why = _describe_wait_status(done.status)
+                why = describe_wait_status(done.status)
             else:
                 why = "the process ended without a result"
             return CallOutcome("crashed", message=f"{function}: {why}")
@@ -481,30 +400,4 @@ class Sandbox:
             return CallOutcome(
                 "bad_output", message=f"{function} returned more than {self.limits.file_mb} MB"
             )
-        return self._decode_result(function, data)
-
-    def _decode_result(self, function: str, data: bytes) -> CallOutcome:
-        try:
-            payload: Any = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-            if type(payload) is not dict:
-                raise PlainDataError("the result is not a dict")
-            status = payload.get("status")
-            if status not in _RESULT_STATUSES:
-                raise PlainDataError(f"unknown status {status!r}")
-            message = payload.get("message", "")
-            if type(message) is not str:
-                raise PlainDataError("the message is not a string")
-            if status != "ok":
-                return CallOutcome(status, message=message[: self.caps.message_chars])
-            value = plain_data(payload.get("value"))
-            args = plain_data(payload.get("args", {}))
-            if type(args) is not dict or not all(type(k) is int and type(v) is dict for k, v in args.items()):
-                raise PlainDataError("captured arguments are not a dict of dicts by argument index")
-        except Exception as exc:  # anything odd in what came back is the student's output's fault
-            return CallOutcome(
-                "bad_output",
-                message=f"{function} returned something that could not be read back safely: {exc}"[
-                    : self.caps.message_chars
-                ],
-            )
-        return CallOutcome("ok", value=value, args=args)
+        return decode_result(function, data, self.caps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
+from autograder.course import NOTEBOOKS
 from autograder.demo import DEMO_MISTAKES
 from autograder.grading.batch import grade_path
 from autograder.mistakes import MISTAKES, Mistake, apply_mistakes
@@ -39,7 +40,7 @@ def graded(tmp_path_factory):
     """Grade solution, untouched, classic-mistake and hostile students with 2 workers."""
     root = tmp_path_factory.mktemp("grading")
     subs = root / "submitted"
-    for name in ("NetworkVisualization", "StyleTransfer"):
+    for name in NOTEBOOKS:
         _write(solution_nb(name), subs, "solution", name)
         _write(nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4), subs, "untouched", name)
         chosen = [m for m in MISTAKES if m.name in DEMO_MISTAKES[name]]
