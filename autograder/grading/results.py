@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["STATUSES", "CheckResult", "SubmissionResult"]
-
-#: Every status a check can end in.
-STATUSES = (
-    "passed",
-    "partial",
-    "failed",
-    "not_implemented",
-    "error",
-    "timeout",
-    "memory",
-    "crashed",
-    "missing",
-)
+__all__ = ["CheckResult", "SubmissionResult"]
 
 
 @dataclass
@@ -31,7 +19,8 @@ class CheckResult:
         check: short name of the check, e.g. ``"values"``.
         points: points earned.
         max_points: points available.
-        status: one of :data:`STATUSES`.
+        status: ``"passed"``, ``"partial"``, ``"failed"``, ``"not_implemented"``, or how the call
+            ended: ``"error"``, ``"timeout"``, ``"memory"``, ``"crashed"``, ``"missing"``.
         message: what was found, in plain language.
         hint: what to look at to fix it (empty when passed).
         rel_error: measured relative error, when values were compared.
@@ -75,12 +64,35 @@ class SubmissionResult:
     grader_error: str = ""
 
     def to_json(self) -> str:
-        """Serialize to a JSON string."""
-        return json.dumps(asdict(self), indent=2)
+        """Serialize to strict JSON (a non-finite number, e.g. an infinite rel_error, becomes ``null``)."""
+        return json.dumps(_finite(asdict(self)), indent=2, allow_nan=False, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> SubmissionResult:
-        """Read back what :meth:`to_json` wrote."""
+        """Read back what :meth:`to_json` wrote (fields this version does not know are ignored).
+
+        Raises:
+            ValueError: not JSON, or not a result.
+            TypeError: a field of the wrong kind.
+        """
         data: dict[str, Any] = json.loads(text)
-        data["checks"] = [CheckResult(**c) for c in data.get("checks", [])]
+        if not isinstance(data, dict):
+            raise ValueError("not a result: the JSON is not an object")
+        data = _known(cls, data)
+        data["checks"] = [CheckResult(**_known(CheckResult, c)) for c in data.get("checks", [])]
         return cls(**data)
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from typing import TypeVar
 
 from autograder.isolation.protocol import (
@@ -86,21 +85,16 @@ class Template:
 
     Args:
         timeouts: how long to wait for the template (its start, its answers).
-
-    Attributes:
-        start_seconds: how long starting the template took.
     """
 
     def __init__(self, timeouts: Timeouts | None = None) -> None:
         self.timeouts = timeouts or Timeouts()
         self.owner = os.getpid()
-        self.start_seconds = 0.0
         self._home = tempfile.mkdtemp(prefix="autograder-template-")
         self._proc: subprocess.Popen | None = None
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
         self._ready = False
-        self._started = 0.0
 
     def start(self) -> None:
         """Start the template and wait until it has loaded torch and the model.
@@ -121,7 +115,6 @@ class Template:
                 f"{sys.platform}: grade in a Linux container or VM (e.g. `docker run`, or Gradescope). "
                 "Students' self-checks work everywhere."
             )
-        self._started = time.perf_counter()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         config = os.path.join(self._home, "template.json")
         with open(config, "w") as f:
@@ -164,7 +157,6 @@ class Template:
                 "works in this environment"
             )
         self._ready = True
-        self.start_seconds = time.perf_counter() - self._started
 
     def alive(self) -> bool:
         """Is the template process running?"""
