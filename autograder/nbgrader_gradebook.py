@@ -30,6 +30,7 @@ always wins: ``needs_manual_grade`` stays set where a grader already gave one.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -341,6 +342,7 @@ def import_results(
             nothing is written then.
     """
     from nbgrader.coursedir import CourseDirectory
+    from sqlalchemy.exc import SAWarning
 
     course_dir = Path(course_dir).resolve()
     db_url = db_url or default_db_url(course_dir)
@@ -352,7 +354,9 @@ def import_results(
         else:
             targets.append(_target(result, course_dir))
     coursedir = CourseDirectory(root=str(course_dir))
-    with _open_gradebook(db_url) as gb:
+    with _open_gradebook(db_url) as gb, warnings.catch_warnings():
+        # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; they mean nothing here
+        warnings.simplefilter("ignore", SAWarning)
         errors = _check_course(gb, targets, create_students)
         if errors:
             raise GradebookError("nothing imported:\n  " + "\n  ".join(errors))
@@ -363,8 +367,8 @@ def import_results(
                 gb.update_or_create_submission(t.assignment, t.student, timestamp=timestamp)
             else:
                 gb.update_or_create_submission(t.assignment, t.student)
-            scores, warnings = cell_scores(t.result, _grade_cells(gb, t.notebook, t.assignment))
-            report.warnings += [f"{t.student}/{t.assignment}: {w}" for w in warnings]
+            scores, notes = cell_scores(t.result, _grade_cells(gb, t.notebook, t.assignment))
+            report.warnings += [f"{t.student}/{t.assignment}: {w}" for w in notes]
             for score in scores:
                 grade = gb.find_grade(score.grade_id, t.notebook, t.assignment, t.student)
                 grade.auto_score = score.auto_score
