@@ -21,6 +21,7 @@ import torch
 
 from autograder.checks import CHECKS, NOTEBOOKS, GradingContext, checks_for
 from autograder.extraction import extract_student_code, function_source
+from autograder.nbgrader_gradebook import course_private_paths
 from autograder.references import HIDDEN_ENV, References, inputs_digest, load_references
 from autograder.results import CheckResult, SubmissionResult
 from autograder.sandbox import Limits, Sandbox
@@ -270,7 +271,8 @@ def grade_path(
         out_json = results_dir / f"{result_name(submission)}.json"
         outputs.append(out_json)
         if force or _needs_grading(out_json):
-            # every submission stays out of every student process: no copying a classmate's function
+            # every submission stays out of every student process: no copying a classmate's function;
+            # nor the nbgrader course's solutions, gradebook and classmates' autograded notebooks
             jobs.append(
                 _Job(
                     submission,
@@ -279,7 +281,7 @@ def grade_path(
                     limits,
                     reference_set,
                     references_path,
-                    hide=(Path(path).resolve(),),
+                    hide=(Path(path).resolve(), *course_private_paths(Path(path))),
                 )
             )
 

@@ -47,6 +47,7 @@ __all__ = [
     "ImportReport",
     "cell_functions",
     "cell_scores",
+    "course_private_paths",
     "default_db_url",
     "import_results",
     "read_results",
@@ -190,6 +191,31 @@ def cell_scores(
         if function not in covered:
             warnings.append(f"{function} is checked by no grade cell: its points are not in nbgrader")
     return scores, warnings
+
+
+#: What an nbgrader course folder holds beside ``submitted/`` that student code must not read: the
+#: source notebooks (solutions, hidden tests), the gradebook (it stores every source cell, solutions
+#: included) and classmates' autograded notebooks and feedback.
+COURSE_PRIVATE = ("source", "release", "autograded", "feedback", "gradebook.db", "nbgrader_config.py")
+
+
+def course_private_paths(submissions: Path) -> list[Path]:
+    """The private parts of the nbgrader course that ``submissions`` belongs to, for the sandbox to hide.
+
+    Args:
+        submissions: what is being graded: the course folder, its ``submitted/`` folder or a
+            folder or notebook inside it.
+
+    Returns:
+        The entries of :data:`COURSE_PRIVATE` that exist in that course folder; empty when
+        ``submissions`` is not in an nbgrader course (no ``submitted/`` on the way up).
+    """
+    path = Path(submissions).resolve()
+    for folder in (path, *path.parents):
+        if folder.name == "submitted" or (folder / "submitted").is_dir():
+            root = folder.parent if folder.name == "submitted" else folder
+            return [root / name for name in COURSE_PRIVATE if (root / name).exists()]
+    return []
 
 
 def default_db_url(course_dir: Path) -> str:

@@ -20,6 +20,7 @@ from autograder.nbgrader_gradebook import (
     GradeCellInfo,
     cell_functions,
     cell_scores,
+    course_private_paths,
     import_results,
     read_results,
 )
@@ -246,3 +247,37 @@ def test_read_results_round_trips(tmp_path: Path) -> None:
             _result(Path(name), student=name).to_json()
         )
     assert [r.student for r in read_results(tmp_path)] == ["a", "b"]
+
+
+def test_course_private_paths_finds_the_course_around_submitted(tmp_path: Path) -> None:
+    """Are the course's solutions, gradebook and autograded notebooks found from any graded path in it?"""
+    for name in ("source", "autograded", "submitted/ann/StyleTransfer"):
+        (tmp_path / name).mkdir(parents=True)
+    (tmp_path / "gradebook.db").touch()
+    expected = [tmp_path / "source", tmp_path / "autograded", tmp_path / "gradebook.db"]
+    for graded in (tmp_path, tmp_path / "submitted", tmp_path / "submitted" / "ann" / "StyleTransfer"):
+        assert sorted(course_private_paths(graded)) == sorted(expected)
+    assert course_private_paths(tmp_path.parent / "elsewhere") == []
+
+
+def test_grade_path_hides_the_nbgrader_course_from_student_code(
+    course: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Does the batch grader hide the course's source notebooks and gradebook when grading submitted/?"""
+    import autograder.grading as grading
+
+    _submit(course, "ann")
+    (course / "source" / A).mkdir(parents=True)
+    seen: list[tuple[Path, ...]] = []
+
+    def fake_grade_job(job: grading._Job) -> tuple[str, float]:
+        seen.append(job.hide)
+        job.out_json.write_text(_result(job.submission.path).to_json(), encoding="utf-8")
+        return str(job.out_json), 0.0
+
+    monkeypatch.setattr(grading, "_grade_job", fake_grade_job)
+    grading.grade_path(
+        course / "submitted", tmp_path_factory.mktemp("out"), reference_set="public", progress=False
+    )
+    assert len(seen) == 1
+    assert {course / "source", course / "gradebook.db"} <= set(seen[0])
