@@ -233,14 +233,20 @@ class _Target:
 
 
 def _target(result: SubmissionResult, course_dir: Path) -> _Target:
-    """nbgrader's ids of a result: from ``submitted/<student>/<assignment>/<notebook>.ipynb``."""
-    source = Path(result.source)
-    submitted_root = (course_dir / "submitted").resolve()
-    try:
-        student, assignment, *_ = source.resolve().relative_to(submitted_root).parts
-        return _Target(result, student, assignment, source.stem, source.resolve())
-    except ValueError:  # graded from elsewhere (zips, a folder): the grader's own names
-        return _Target(result, result.student, result.assignment or "", result.assignment or "", None)
+    """nbgrader's ids of a result, from the ``submitted/<student>/<assignment>/<notebook>.ipynb`` read.
+
+    The part after the last ``submitted`` folder is used, so results graded from a relative path or
+    another copy of the course still find their notebook in ``course_dir``. Results graded from
+    elsewhere (zips, a plain folder) fall back to the grader's own student and assignment names.
+    """
+    parts = Path(result.source).parts
+    if "submitted" in parts[:-1]:
+        rest = parts[len(parts) - parts[::-1].index("submitted") :]
+        if len(rest) >= 3:
+            student, assignment, notebook = rest[0], rest[1], Path(rest[-1]).stem
+            submitted = course_dir / "submitted" / Path(*rest)
+            return _Target(result, student, assignment, notebook, submitted if submitted.is_file() else None)
+    return _Target(result, result.student, result.assignment or "", result.assignment or "", None)
 
 
 def _check_course(gb, targets: Sequence[_Target], create_students: bool) -> list[str]:

@@ -281,3 +281,11 @@ def test_grade_path_hides_the_nbgrader_course_from_student_code(
     )
     assert len(seen) == 1
     assert {course / "source", course / "gradebook.db"} <= set(seen[0])
+
+
+def test_results_graded_from_a_relative_path_find_their_notebook(course: Path) -> None:
+    """Does a result whose source is ``submitted/...`` relative to another folder still map to the course?"""
+    _submit(course, "ann")
+    report = import_results([_result(Path("submitted/ann/StyleTransfer/StyleTransfer.ipynb"))], course)
+    assert report.imported and not report.warnings
+    assert (course / "autograded" / "ann" / A / f"{NB}.ipynb").is_file()
