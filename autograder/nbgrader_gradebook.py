@@ -30,6 +30,7 @@ always wins: ``needs_manual_grade`` stays set where a grader already gave one.
 from __future__ import annotations
 
 import re
+import shutil
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -412,6 +413,10 @@ def import_results(
                 target = Path(coursedir.format_path(coursedir.autograded_directory, t.student, t.assignment))
                 target.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, target / f"{t.notebook}.ipynb")
+                if t.submitted is not None and (t.submitted.parent / "timestamp.txt").is_file():
+                    shutil.copyfile(
+                        t.submitted.parent / "timestamp.txt", target / "timestamp.txt"
+                    )  # as autograde
             total = sum(s.auto_score for s in scores)
             available = sum(s.max_score for s in scores)
             report.imported.append(

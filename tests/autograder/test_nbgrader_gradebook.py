@@ -164,6 +164,7 @@ def test_import_writes_the_score_submission_and_autograded_notebook(course: Path
         assert gb.find_submission(A, "ann").timestamp.isoformat().startswith("2026-12-01T10:00:00")
     nb = nbformat.read(course / "autograded" / "ann" / A / f"{NB}.ipynb", as_version=4)
     assert VERDICT_HEADER in nb.cells[1].outputs[0].text
+    assert (course / "autograded" / "ann" / A / "timestamp.txt").is_file()  # generate_feedback copies it
 
 
 def test_import_restores_locked_cells_like_autograde(course: Path) -> None:
