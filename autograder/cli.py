@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder grade|references|release|demo`` (run with ``-h`` for options)."""
+"""Command line: ``python -m autograder grade|nbgrader-import|references|release|demo`` (``-h``: options)."""
 
 from __future__ import annotations
 
@@ -69,6 +69,16 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nbgrader_import(args: argparse.Namespace) -> int:
+    from autograder.grading.nbgrader_gradebook import import_results, read_results
+
+    report = import_results(
+        read_results(Path(args.out)), Path(args.course), args.db, create_students=args.create_students
+    )
+    print(report.summary())
+    return 1 if report.skipped else 0
+
+
 def _references(args: argparse.Namespace) -> int:
     from autograder.references import PUBLIC_SEED, build_references
 
@@ -137,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.set_defaults(func=_grade)
+
+    nbi = sub.add_parser(
+        "nbgrader-import", help="write the scores of a `grade --out OUT` run into an nbgrader gradebook"
+    )
+    nbi.add_argument("out", help="the --out folder of `python -m autograder grade COURSE/submitted`")
+    nbi.add_argument("--course", required=True, help="the nbgrader course folder (source/, submitted/)")
+    nbi.add_argument("--db", default=None, help="gradebook URL (default sqlite:///COURSE/gradebook.db)")
+    nbi.add_argument("--create-students", action="store_true", help="add students the gradebook lacks")
+    nbi.set_defaults(func=_nbgrader_import)
 
     refs = sub.add_parser("references", help="build reference outputs from the solution notebooks")
     refs.add_argument("--hidden", action="store_true", help="hidden references (needs --seed and --out)")

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from autograder.course import FUNCTIONS
+from autograder.grading.nbgrader_gradebook import course_private_paths
 from autograder.grading.notebook import assignment_functions, grade_notebook
 from autograder.grading.results import SubmissionResult
 from autograder.grading.store import result_stem, write_atomic
@@ -182,12 +183,13 @@ def grade_path(
     results_dir = out_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     _references(settings.reference_set, settings.references_path)  # fails early: missing or stale
-    # every submission, and the output, stay out of every student process
+    # every submission, and the output, stay out of every student process; so do the private parts of
+    # an nbgrader course being graded (source notebooks, gradebook, classmates' autograded notebooks)
     job_settings = GradingSettings(
         settings.reference_set,
         settings.references_path,
         settings.limits,
-        (*settings.hide, out_dir.resolve(), Path(path).resolve()),
+        (*settings.hide, out_dir.resolve(), Path(path).resolve(), *course_private_paths(Path(path))),
     )
     submissions = resolve_duplicates(discover_submissions(Path(path), out_dir / ".submissions"))
     jobs: list[_Job] = []
