@@ -24,11 +24,12 @@ __all__ = ["build_parser", "main"]
 def _settings(args: argparse.Namespace) -> GradingSettings:
     """The run's settings, from the command line and (only here) the environment."""
     limits = Limits(timeout_s=args.timeout, **({"memory_mb": args.memory_mb} if args.memory_mb else {}))
+    allow = args.allow_unisolated
     if args.references == "public":
-        return GradingSettings("public", None, limits)
+        return GradingSettings("public", None, limits, allow_unisolated=allow)
     given = args.hidden_references
     path = Path(given).expanduser() if given else hidden_references_from_env()
-    return GradingSettings("hidden", path.resolve() if path else None, limits)
+    return GradingSettings("hidden", path.resolve() if path else None, limits, allow_unisolated=allow)
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -38,16 +39,28 @@ def _grade(args: argparse.Namespace) -> int:
         Sandbox.warm()  # imports torch in the background while this process does the same
     from autograder.grading.batch import grade_path
     from autograder.grading.reports import grade_table, gradescope_results
+    from autograder.isolation.availability import UnisolatedError
 
-    run = grade_path(
-        Path(args.submissions),
-        Path(args.out),
-        _settings(args),
-        workers=args.workers,
-        force=args.force,
-        progress=not args.quiet,
-    )
+    try:
+        run = grade_path(
+            Path(args.submissions),
+            Path(args.out),
+            _settings(args),
+            workers=args.workers,
+            force=args.force,
+            progress=not args.quiet,
+        )
+    except UnisolatedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     failed = [r for r in run.results if r.grader_error]
+    unisolated = [r for r in run.results if r.isolation == "none"]
+    if unisolated:
+        print(
+            f"warning: {len(unisolated)} submission(s) were graded WITHOUT isolation (student code ran with "
+            "your permissions); the gradebook's isolation column and their feedback say so.",
+            file=sys.stderr,
+        )
     if args.gradescope_json and not failed:  # no results.json: Gradescope shows the run as failed
         target = Path(args.gradescope_json)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--gradescope-json",
         metavar="PATH",
         help="also write one Gradescope results.json for everything graded (run_autograder)",
+    )
+    grade.add_argument(
+        "--allow-unisolated",
+        action="store_true",
+        help="grade with hidden references even where student code cannot be isolated (no namespaces): "
+        "it could then read the references and classmates' files; recorded in the gradebook and feedback",
     )
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.set_defaults(func=_grade)

@@ -16,6 +16,7 @@ __all__ = [
     "HIDDEN_REFERENCES_ENV",
     "NBGRADER_EXECUTION_ENV",
     "NOTEBOOKS_DIR",
+    "NO_ISOLATION_ENV",
     "PACKAGE_DIR",
     "PLAIN_MAX_DEPTH",
     "PLAIN_MAX_NODES",
@@ -52,6 +53,9 @@ HIDDEN_REFERENCES_ENV = "AUTOGRADER_HIDDEN_REFERENCES"
 STRICT_ENV = "AUTOGRADER_STRICT"
 #: Set by nbgrader in the kernel's environment while it autogrades or validates.
 NBGRADER_EXECUTION_ENV = "NBGRADER_EXECUTION"
+#: Tests only: ``1`` makes the isolation probe report that no isolation is available, as on a machine
+#: with namespaces disabled (the batch grader's refusal path is tested with it).
+NO_ISOLATION_ENV = "AUTOGRADER_TEST_NO_ISOLATION"
 
 
 def hidden_references_from_env() -> Path | None:
@@ -138,12 +142,17 @@ class GradingSettings:
         limits: limits for student code.
         hide: more paths the student processes must not see (output and submissions folders);
             the reference file in use is always hidden.
+        allow_unisolated: grade with hidden references even where student code cannot be isolated
+            (no namespaces); every result then records it.
+        isolate: isolate student processes (set from the probe: ``False`` where none is available).
     """
 
     reference_set: str = "hidden"
     references_path: Path | None = None
     limits: Limits = field(default_factory=Limits)
     hide: tuple[Path, ...] = ()
+    allow_unisolated: bool = False
+    isolate: bool = True
 
     def __post_init__(self) -> None:
         if self.reference_set not in ("hidden", "public"):

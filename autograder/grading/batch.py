@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from autograder.grading.notebook import assignment_functions, grade_notebook
 from autograder.grading.results import SubmissionResult
 from autograder.grading.store import result_stem, write_atomic
 from autograder.grading.submission import Submission, discover_submissions
+from autograder.isolation.availability import check_isolation
 from autograder.isolation.sandbox import Sandbox
 from autograder.references import References, load_references
 from autograder.settings import GradingSettings
@@ -174,6 +175,8 @@ def grade_path(
     Raises:
         FileNotFoundError: ``path`` or the reference file does not exist.
         autograder.references.StaleReferencesError: the references no longer match the checks.
+        autograder.isolation.availability.UnisolatedError: hidden references, no isolation
+            available here, and not ``settings.allow_unisolated``.
     """
     from autograder.grading.reports import write_reports
 
@@ -183,13 +186,13 @@ def grade_path(
     results_dir = out_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     _references(settings.reference_set, settings.references_path)  # fails early: missing or stale
+    isolation = check_isolation(settings.reference_set, settings.allow_unisolated)  # or refuses
     # every submission, and the output, stay out of every student process; so do the private parts of
     # an nbgrader course being graded (source notebooks, gradebook, classmates' autograded notebooks)
-    job_settings = GradingSettings(
-        settings.reference_set,
-        settings.references_path,
-        settings.limits,
-        (*settings.hide, out_dir.resolve(), Path(path).resolve(), *course_private_paths(Path(path))),
+    job_settings = replace(
+        settings,
+        hide=(*settings.hide, out_dir.resolve(), Path(path).resolve(), *course_private_paths(Path(path))),
+        isolate=settings.isolate and isolation.available,
     )
     submissions = resolve_duplicates(discover_submissions(Path(path), out_dir / ".submissions"))
     jobs: list[_Job] = []

@@ -18,6 +18,7 @@ from autograder.grading.extraction import extract_student_code, function_source
 from autograder.grading.function import grade_function
 from autograder.grading.results import CheckResult, SubmissionResult
 from autograder.grading.submission import Submission
+from autograder.isolation.availability import isolation_of, unisolated_message
 from autograder.isolation.sandbox import Sandbox
 from autograder.references import References
 from autograder.settings import GradingSettings
@@ -77,10 +78,19 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
     chunks, problems = extract_student_code(submission.notebook, functions)
     result.problems.extend(problems)
     model = grader_model() if any(CHECKS[f].needs_model for f in functions) else None
-    with Sandbox(chunks, settings.limits, hide=settings.secret_paths) as sandbox:
+    with Sandbox(chunks, settings.limits, hide=settings.secret_paths, isolate=settings.isolate) as sandbox:
         result.problems.extend(sandbox.setup_problems)
+        result.isolation = isolation_of(sandbox.protections)
         if sandbox.grader_error:
             result.grader_error = sandbox.grader_error
+        elif (
+            result.isolation == "none"
+            and settings.reference_set == "hidden"
+            and not settings.allow_unisolated
+        ):  # the probe said yes, this process says no: no student code is called
+            why = sandbox.protections.get("namespaces", "no namespaces")
+            result.grader_error = unisolated_message(f"this student process: namespaces {why}")
+            functions = ()
         for function in functions:
             outcome = sandbox.run(function, refs.calls[function])
             result.checks.append(

@@ -7,13 +7,32 @@ Linux; the namespace and mount parts need root (or, see issue notes, a user name
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import resource
 import signal
 import sys
+from dataclasses import replace
 
+from autograder.isolation import userns
 from autograder.isolation.protocol import SpawnConfig
+from autograder.isolation.syscalls import (
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    PR_SET_NO_NEW_PRIVS,
+    PR_SET_PDEATHSIG,
+    check,
+    libc,
+    mount,
+)
 
 __all__ = [
     "close_inherited_fds",
@@ -24,68 +43,35 @@ __all__ = [
     "set_limits",
 ]
 
-CLONE_NEWNS = 0x00020000
-
-CLONE_NEWPID = 0x20000000
-
-CLONE_NEWNET = 0x40000000
-
-MS_RDONLY = 1
-
-MS_NOSUID = 2
-
-MS_NODEV = 4
-
-MS_NOEXEC = 8
-
-MS_REMOUNT = 32
-
-MS_BIND = 0x1000
-
-MS_REC = 0x4000
-
-MS_PRIVATE = 1 << 18
-
-PR_SET_PDEATHSIG = 1
-
-PR_SET_NO_NEW_PRIVS = 38
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
-def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
-    _check(
-        _libc.mount(
-            source.encode(),
-            target.encode(),
-            fstype.encode() if fstype else None,
-            ctypes.c_ulong(flags),
-            data.encode() if data else None,
-        ),
-        f"mount {target}",
-    )
-
 
 def die_with_parent() -> None:
     """Ask the kernel to SIGKILL this process when its parent dies (``PR_SET_PDEATHSIG``)."""
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def enter_namespaces(config: SpawnConfig, cmd_fd: int, evt_fd: int, protections: dict[str, str]) -> None:
-    """Namespaces and mounts (root only). Forks: returns only in the zygote."""
+def enter_namespaces(
+    config: SpawnConfig, cmd_fd: int, evt_fd: int, protections: dict[str, str]
+) -> SpawnConfig:
+    """Namespaces and mounts: as root directly, as an ordinary user through a user namespace
+    (:mod:`autograder.isolation.userns`). Forks: returns only in the zygote.
+
+    Returns:
+        ``config``, with the process limit adjusted for a user namespace on old kernels.
+    """
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
+    unprivileged = os.geteuid() != 0
     try:
-        _check(_libc.unshare(flags), "unshare")
+        if unprivileged:
+            uid = os.getuid()
+            limit = userns.process_limit(config.limits.max_processes)
+            config = replace(config, limits=replace(config.limits, max_processes=limit))
+            userns.enter(flags)
+            protections["user_namespace"] = f"on (the grader's uid {uid} mapped to 0, no other uid)"
+        else:
+            check(libc.unshare(flags), "unshare")
     except OSError as exc:
         protections["namespaces"] = f"off ({exc})"
-        return
+        return config
     pid = os.fork()
     if pid:  # the guard: wait for the zygote, exit with its status
         for fd in (cmd_fd, evt_fd):
@@ -99,22 +85,23 @@ def enter_namespaces(config: SpawnConfig, cmd_fd: int, evt_fd: int, protections:
     protections["pid_namespace"] = "on"
     protections["network"] = "off (empty network namespace)"
     try:
-        _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+        mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
         hidden = []
         for path in config.hide:
             if os.path.isdir(path):
-                _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=000")
+                mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=000")
                 hidden.append(path)
             elif os.path.exists(path):
-                _mount("/dev/null", path, None, MS_BIND, None)
+                mount("/dev/null", path, None, MS_BIND, None)
                 hidden.append(path)
         protections["hidden_paths"] = ", ".join(hidden) or "none"
     except OSError as exc:
         protections["hidden_paths"] = f"off ({exc})"
     try:
         stage = os.path.join(os.path.dirname(config.home), "stage")
-        exposed = _expose(needed_paths(), stage)
+        # as an ordinary user the student has the grader's uid: nothing to expose, confine() empties
+        exposed = _expose(needed_paths(), stage) if not unprivileged else []
         if exposed:
             protections["private_parents"] = "emptied except " + ", ".join(exposed)
     except OSError as exc:
@@ -124,6 +111,9 @@ def enter_namespaces(config: SpawnConfig, cmd_fd: int, evt_fd: int, protections:
         protections["private_tmp"] = ", ".join(covered) + f" (tmpfs, {config.limits.file_mb} MiB each)"
     except OSError as exc:
         protections["private_tmp"] = f"off ({exc})"
+    if unprivileged:  # hide the grader's home, /run...; everything read-only but home, out and /tmp
+        userns.confine(config, needed_paths(), protections)
+    return config
 
 
 def _private_tmp(config: SpawnConfig) -> list[str]:
@@ -147,10 +137,10 @@ def _private_tmp(config: SpawnConfig) -> list[str]:
             keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in outer if p.startswith(tmp + "/")}
             size = config.limits.file_mb if tmp != "/dev/shm" else min(64, config.limits.file_mb)
             try:
-                _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
+                mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size}m,mode=1777")
                 for path, fd in keep.items():
                     os.makedirs(path, mode=0o755, exist_ok=True)
-                    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
+                    mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC, None)
             finally:
                 for fd in keep.values():
                     os.close(fd)
@@ -159,7 +149,7 @@ def _private_tmp(config: SpawnConfig) -> list[str]:
                 for name, fd in shared.items():
                     path = os.path.join(root, name)
                     os.makedirs(path, mode=0o755, exist_ok=True)
-                    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND, None)
+                    mount(f"/proc/self/fd/{fd}", path, None, MS_BIND, None)
                 os.makedirs(home, mode=0o700, exist_ok=True)
                 if config.uid is not None:
                     os.chown(home, config.uid, config.uid)
@@ -208,15 +198,15 @@ def _expose(needed: list[str], stage: str) -> list[str]:
         for i, path in enumerate(outer):
             target = os.path.join(stage, f"{n}-{i}")
             os.makedirs(target, exist_ok=True)
-            _mount(path, target, None, MS_BIND | MS_REC, None)
+            mount(path, target, None, MS_BIND | MS_REC, None)
             staged.append((target, path))
-        _mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+        mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
         for target, path in staged:
             os.makedirs(path, mode=0o755, exist_ok=True)
-            _mount(target, path, None, MS_BIND | MS_REC, None)
-            _libc.umount2(target.encode(), 2)  # MNT_DETACH
+            mount(target, path, None, MS_BIND | MS_REC, None)
+            libc.umount2(target.encode(), 2)  # MNT_DETACH
             exposed.append(path)
-        _mount("none", ancestor, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+        mount("none", ancestor, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
     return exposed
 
 
@@ -228,7 +218,7 @@ def drop_privileges(uid: int, protections: dict[str, str]) -> None:
         protections["uid"] = f"dropped to uid {uid}"
     except OSError as exc:
         protections["uid"] = f"not dropped ({exc})"
-    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
         protections["no_new_privs"] = "on"
 
 

@@ -18,9 +18,12 @@ Protections (each recorded in :attr:`Sandbox.protections`; see docs/grading-safe
   ``python -I``, wall-clock timeout per call (the call's process group and, with a PID namespace,
   every process the student started are killed), ``RLIMIT_AS`` memory limit, output cap,
   ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``;
-* as root on Linux: PID, network (no network at all) and mount namespaces, the paths in ``hide``
+* on Linux, as root: PID, network (no network at all) and mount namespaces, the paths in ``hide``
   (and :data:`COURSE_PRIVATE`) behind empty read-only mounts, privileges dropped to an unprivileged
-  uid with ``no_new_privs`` (the repository and the grader's outputs become read-only).
+  uid with ``no_new_privs`` (the repository and the grader's outputs become read-only);
+* on Linux, as an ordinary user: the same namespaces and hidden paths through a user namespace, the
+  grader's home and ``/run`` emptied, every mount read-only, no capabilities
+  (:mod:`autograder.isolation.userns`).
 """
 
 from __future__ import annotations
@@ -90,8 +93,8 @@ class Sandbox:
         limits: time, memory and output limits.
         hide: paths the student process must not see (reference files, output and submissions
             folders). The course checkout's :data:`COURSE_PRIVATE` parts are always hidden.
-        isolate: use namespaces, hidden paths and an unprivileged uid when running as root on
-            Linux (turn off only to debug).
+        isolate: use namespaces and hidden paths on Linux (with a leased uid as root, in a user
+            namespace otherwise); off only to debug, or where none is available.
         uid: the unprivileged uid for student code when the grader runs as root; default: a free
             one leased from :data:`autograder.isolation.uids.UID_RANGE`.
         timeouts: how long to wait for the template and the student process's own answers.
@@ -210,6 +213,7 @@ class Sandbox:
             isolate=self.isolate,
             uid=self.uid,
             limits=self.limits,
+            grader_home=os.path.expanduser("~"),
         )
         cmd_r, cmd_w = os.pipe()
         evt_r, evt_w = os.pipe()

@@ -5,10 +5,12 @@ student code has run: the grader checks every byte that comes back. In order:
 
 1. It leads its own session, closes every inherited file descriptor but its two pipes, and takes the
    environment and home the grader chose (:class:`~autograder.isolation.protocol.SpawnConfig`).
-2. (Linux, root) :func:`~autograder.isolation.linux.enter_namespaces`: PID, network and mount
-   namespaces; the parent stays behind as a *guard*, the child is PID 1 of the new namespace (the
-   *zygote*); hidden paths, a fresh ``/proc``, a private ``/tmp``. Then it drops to an unprivileged
-   uid with ``no_new_privs`` and sets rlimits. All of this happens before any student code runs.
+2. (Linux) :func:`~autograder.isolation.linux.enter_namespaces`: PID, network and mount
+   namespaces (as an ordinary user inside a user namespace, :mod:`~autograder.isolation.userns`);
+   the parent stays behind as a *guard*, the child is PID 1 of the new namespace (the *zygote*);
+   hidden paths, a fresh ``/proc``, a private ``/tmp``. Then, as root, it drops to an unprivileged
+   uid with ``no_new_privs``; as an ordinary user it empties the grader's home, makes every mount
+   read-only and drops every capability. Then rlimits. All of this happens before any student code.
 3. It executes the student's code chunks one by one, each in ``try/except`` with a time limit.
 4. For every :class:`~autograder.isolation.protocol.CallRequest` it forks a child that resets torch's
    global state, builds a fresh model from the pristine weights, loads fresh inputs, calls the
@@ -30,7 +32,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from autograder.grading.extraction import compile_chunk
-from autograder.isolation import linux
+from autograder.isolation import linux, userns
 from autograder.isolation.protocol import (
     CallDone,
     CallRequest,
@@ -227,10 +229,10 @@ def student_process(config: SpawnConfig, cmd_fd: int, evt_fd: int, warm: Warm, t
     os.environ.update(config.env)
     os.chdir(config.home)
     protections: dict[str, str] = {}
-    if config.isolate and os.geteuid() == 0 and sys.platform.startswith("linux"):
-        linux.enter_namespaces(config, cmd_fd, evt_fd, protections)
+    if config.isolate and sys.platform.startswith("linux"):
+        config = linux.enter_namespaces(config, cmd_fd, evt_fd, protections)
     else:
-        protections["namespaces"] = "off (needs root on Linux)" if config.isolate else "off (disabled)"
+        protections["namespaces"] = "off (needs Linux)" if config.isolate else "off (disabled)"
 
     # Setup output (imports, student top-level code) goes to a file, never to the grader's pipes.
     log = os.open(config.setup_output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -256,6 +258,8 @@ def student_process(config: SpawnConfig, cmd_fd: int, evt_fd: int, warm: Warm, t
         linux.drop_privileges(config.uid, protections)
         # Changing credentials cleared the parent-death signal: die with the guard (and so with the grader).
         linux.die_with_parent()
+    elif "user_namespace" in protections:  # the namespace's root gives up every capability
+        userns.drop_capabilities(protections)
     os.chdir(config.home)
     linux.set_limits(config, protections)
 
@@ -303,5 +307,6 @@ def _serve_calls(
                 os._exit(EXIT_INTERNAL)
         _send(evt_fd, CallStarted(pid=pid))
         _, status = os.waitpid(pid, 0)
+        userns.kill_namespace()  # whatever the call started dies with it (only as PID 1 of a namespace)
         _reap_zombies()
         _send(evt_fd, CallDone(status=status))
