@@ -42,6 +42,8 @@ import sys
 import time
 from typing import Any
 
+from autograder import userns
+
 __all__ = ["main"]
 
 CLONE_NEWNS = 0x00020000
@@ -90,10 +92,20 @@ def _send(fd: int, **event: Any) -> None:
 
 
 def _isolate(config: dict[str, Any], cmd_fd: int, evt_fd: int, protections: dict[str, str]) -> None:
-    """Namespaces and mounts (root only). Forks: returns only in the zygote."""
+    """Namespaces and mounts (as root, or in a user namespace: :mod:`autograder.userns`).
+
+    Forks: returns only in the zygote.
+    """
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
+    unprivileged = os.geteuid() != 0  # userns: an ordinary user gets the namespaces through a user namespace
     try:
-        _check(_libc.unshare(flags), "unshare")
+        if unprivileged:  # userns
+            uid = os.getuid()  # userns
+            config["max_processes"] = userns.process_limit(config["max_processes"])  # userns
+            userns.enter(flags)  # userns
+            protections["user_namespace"] = f"on (the grader's uid {uid} mapped to 0, no other uid)"  # userns
+        else:
+            _check(_libc.unshare(flags), "unshare")
     except OSError as exc:
         protections["namespaces"] = f"off ({exc})"
         return
@@ -130,7 +142,8 @@ def _isolate(config: dict[str, Any], cmd_fd: int, evt_fd: int, protections: dict
         protections["hidden_paths"] = f"off ({exc})"
     try:
         stage = os.path.join(os.path.dirname(config["home"]), "stage")
-        exposed = _expose(_needed_paths(), stage)
+        # userns: the student has the grader's uid, no folder to expose; confine() empties instead
+        exposed = _expose(_needed_paths(), stage) if not unprivileged else []
         if exposed:
             protections["private_parents"] = "emptied except " + ", ".join(exposed)
     except OSError as exc:
@@ -140,6 +153,8 @@ def _isolate(config: dict[str, Any], cmd_fd: int, evt_fd: int, protections: dict
         protections["private_tmp"] = ", ".join(covered) + f" (tmpfs, {config['tmp_mb']} MiB each)"
     except OSError as exc:
         protections["private_tmp"] = f"off ({exc})"
+    if unprivileged:  # userns: hide the grader's home, /run...; everything read-only but home/out/tmp
+        userns.confine(config, _needed_paths(), protections)  # userns
 
 
 def _private_tmp(config: dict[str, Any]) -> list[str]:
@@ -471,10 +486,10 @@ def student_process(
     os.environ.update(config["env"])
     os.chdir(config["home"])
     protections: dict[str, str] = {}
-    if config.get("isolate") and os.geteuid() == 0 and sys.platform.startswith("linux"):
+    if config.get("isolate") and sys.platform.startswith("linux"):  # userns: root or not
         _isolate(config, cmd_fd, evt_fd, protections)
     else:
-        protections["namespaces"] = "off (needs root on Linux)" if config.get("isolate") else "off (disabled)"
+        protections["namespaces"] = "off (needs Linux)" if config.get("isolate") else "off (disabled)"
 
     # Setup output (imports, student top-level code) goes to a file, never to the grader's pipes.
     log = os.open(config["setup_output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -500,6 +515,8 @@ def student_process(
         _drop_privileges(config["uid"], protections)
         # Changing credentials cleared the parent-death signal: die with the guard (and so with the grader).
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    elif "user_namespace" in protections:  # userns: namespace root gives up every capability
+        userns.drop_capabilities(protections)  # userns
     os.chdir(config["home"])
     _set_limits(config, protections)
 
@@ -547,6 +564,7 @@ def _serve_calls(
                 break
             except InterruptedError:
                 continue
+        userns.kill_namespace()  # userns: whatever the call started dies with it (PID 1 only)
         _reap_zombies()
         _send(evt_fd, event="done", status=status)
 
