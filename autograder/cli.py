@@ -17,7 +17,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     if args.workers <= 1:
         warm_template()  # imports torch in the background while this process does the same
-    from autograder.grading import grade_path
+    from autograder.grading import UnisolatedError, grade_path
     from autograder.reports import grade_table, gradescope_results
     from autograder.sandbox import Limits
 
@@ -28,17 +28,29 @@ def _grade(args: argparse.Namespace) -> int:
         if args.memory_mb
         else Limits(timeout_s=args.timeout)
     )
-    run = grade_path(
-        Path(args.submissions),
-        Path(args.out),
-        workers=args.workers,
-        force=args.force,
-        limits=limits,
-        reference_set=args.references,
-        references_path=Path(args.hidden_references) if args.hidden_references else None,
-        progress=not args.quiet,
-    )
+    try:
+        run = grade_path(
+            Path(args.submissions),
+            Path(args.out),
+            workers=args.workers,
+            force=args.force,
+            limits=limits,
+            reference_set=args.references,
+            references_path=Path(args.hidden_references) if args.hidden_references else None,
+            progress=not args.quiet,
+            allow_unisolated=args.allow_unisolated,
+        )
+    except UnisolatedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     failed = [r for r in run.results if r.grader_error]
+    unisolated = [r for r in run.results if r.isolation == "none"]
+    if unisolated:
+        print(
+            f"warning: {len(unisolated)} submission(s) were graded WITHOUT isolation (student code ran with "
+            "your permissions); the gradebook's isolation column and their feedback say so.",
+            file=sys.stderr,
+        )
     if args.gradescope_json and not failed:  # no results.json: Gradescope shows the run as failed
         target = Path(args.gradescope_json)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--gradescope-json",
         metavar="PATH",
         help="also write one Gradescope results.json for everything graded (run_autograder)",
+    )
+    grade.add_argument(
+        "--allow-unisolated",
+        action="store_true",
+        help="grade with hidden references even where student code cannot be isolated (no namespaces): "
+        "it could then read the references and classmates' files; recorded in the gradebook and feedback",
     )
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.set_defaults(func=_grade)

@@ -26,8 +26,35 @@ from autograder.results import CheckResult, SubmissionResult
 from autograder.sandbox import Limits, Sandbox
 from autograder.submission import Submission, discover_submissions
 from autograder.template import warm_template
+from autograder.userns import Isolation, isolation_of, probe
 
-__all__ = ["GradeRun", "grade_notebook", "grade_path", "result_name"]
+__all__ = ["GradeRun", "UnisolatedError", "check_isolation", "grade_notebook", "grade_path", "result_name"]
+
+
+class UnisolatedError(RuntimeError):
+    """Grading with hidden references was refused: student code could not be isolated here."""
+
+
+def _unisolated_message(why: str) -> str:
+    return (
+        "refusing to grade with hidden references: student code would run without isolation, so it "
+        "could read the hidden references, classmates' submissions and the network, and signal the "
+        f"grader ({why}). "
+        "Fix that, or pass --allow-unisolated (grade_path(allow_unisolated=True)) to accept the risk: the "
+        "gradebook and every feedback file then say that the run was unisolated."
+    )
+
+
+def check_isolation(reference_set: str, allow_unisolated: bool = False) -> Isolation:
+    """What isolation student code gets here; refuses hidden grading without any (issue 10 §2).
+
+    Raises:
+        UnisolatedError: no isolation, ``reference_set == "hidden"`` and not ``allow_unisolated``.
+    """
+    isolation = probe()
+    if not isolation.available and reference_set == "hidden" and not allow_unisolated:
+        raise UnisolatedError(_unisolated_message(isolation.reason))
+    return isolation
 
 
 @lru_cache(maxsize=1)
@@ -66,6 +93,8 @@ def grade_notebook(
     references_dir: Path | None = None,
     references_path: Path | None = None,
     hide: Sequence[Path] = (),
+    isolate: bool = True,
+    allow_unisolated: bool = False,
 ) -> SubmissionResult:
     """Grade one submitted notebook: run its functions in a sandbox and check each one.
 
@@ -78,6 +107,10 @@ def grade_notebook(
         references_path: the reference file itself (overrides ``references_dir``).
         hide: more paths the student process must not see (e.g. the output folder). The reference
             file in use is always hidden.
+        isolate: isolate the student process (namespaces); ``False`` where none is available.
+        allow_unisolated: grade with hidden references even when the student process reports no
+            isolation (otherwise that submission gets a grader error). The result records the
+            isolation in ``isolation`` either way.
 
     Returns:
         The result; never raises for anything in the submission (problems are recorded in it).
@@ -107,10 +140,15 @@ def grade_notebook(
     if secret is None and reference_set == "hidden" and os.environ.get(HIDDEN_ENV):
         secret = Path(os.environ[HIDDEN_ENV])
     hidden_paths = [*hide, *([secret] if secret is not None else [])]
-    with Sandbox(chunks, limits, hide=hidden_paths) as sandbox:
+    with Sandbox(chunks, limits, hide=hidden_paths, isolate=isolate) as sandbox:
         result.problems.extend(sandbox.setup_problems)
+        result.isolation = isolation_of(sandbox.protections)
         if sandbox.grader_error:
             result.grader_error = sandbox.grader_error
+        elif result.isolation == "none" and reference_set == "hidden" and not allow_unisolated:
+            why = sandbox.protections.get("namespaces", "no namespaces")
+            result.grader_error = _unisolated_message(f"this student process: namespaces {why}")
+            functions = []  # no student code is called
         for function in functions:
             check = CHECKS[function]
             entry = refs.entries[function]
@@ -174,6 +212,8 @@ class _Job:
     reference_set: str
     references_path: Path | None
     hide: tuple[Path, ...] = ()
+    isolate: bool = True
+    allow_unisolated: bool = False
 
 
 def _grade_job(job: _Job) -> tuple[str, float]:
@@ -187,6 +227,8 @@ def _grade_job(job: _Job) -> tuple[str, float]:
             reference_set=job.reference_set,
             references_path=job.references_path,
             hide=(job.out_dir, *job.hide),
+            isolate=job.isolate,
+            allow_unisolated=job.allow_unisolated,
         )
     except (RuntimeError, OSError, ValueError) as exc:  # grader-side failure: record, don't lose the batch
         result = SubmissionResult(
@@ -230,6 +272,7 @@ def grade_path(
     references_path: Path | None = None,
     progress: bool = True,
     on_result: Callable[[SubmissionResult], None] | None = None,
+    allow_unisolated: bool = False,
 ) -> GradeRun:
     """Grade every submission under ``path`` and write all reports into ``out_dir``.
 
@@ -249,9 +292,14 @@ def grade_path(
             ``$AUTOGRADER_HIDDEN_REFERENCES``).
         progress: show a progress bar.
         on_result: called with each result as it is written (in this process).
+        allow_unisolated: grade with hidden references even where student code cannot be isolated
+            (no namespaces: not Linux, or disabled); every result then records ``isolation="none"``.
 
     Returns:
         What was done.
+
+    Raises:
+        UnisolatedError: hidden references, no isolation available and not ``allow_unisolated``.
     """
     from autograder.reports import write_reports
     from course_utils.progress import progress as progress_bar
@@ -262,6 +310,7 @@ def grade_path(
     results_dir.mkdir(parents=True, exist_ok=True)
     # fail early, in this process, when references are missing or stale
     _references(reference_set, None, references_path)
+    isolation = check_isolation(reference_set, allow_unisolated)
     work_dir = out_dir / ".submissions"
     submissions = discover_submissions(Path(path), work_dir)
     jobs: list[_Job] = []
@@ -280,6 +329,8 @@ def grade_path(
                     reference_set,
                     references_path,
                     hide=(Path(path).resolve(),),
+                    isolate=isolation.available,
+                    allow_unisolated=allow_unisolated,
                 )
             )
 

@@ -69,16 +69,31 @@ def _grader_error_note(result: SubmissionResult) -> str:
     )
 
 
+#: What the gradebook's ``isolation`` column shows for a student graded without isolation.
+UNISOLATED = "none (graded unisolated: --allow-unisolated)"
+
+
+def _unisolated_note() -> str:
+    return (
+        "Graded without isolation: your code ran with the grader's own permissions (the instructor "
+        "accepted this with --allow-unisolated). Scores are computed as usual."
+    )
+
+
 def gradebook_csv(results: Sequence[SubmissionResult]) -> str:
     """One row per student, one column per graded function (points), then total and maximum.
 
     A student with both notebooks gets one row; functions of a notebook not submitted are empty.
-    A notebook the grader failed on (``grader_error``) makes the total :data:`NOT_GRADED`.
+    A notebook the grader failed on (``grader_error``) makes the total :data:`NOT_GRADED`. When any
+    notebook was graded without isolation, a last column ``isolation`` says which (:data:`UNISOLATED`).
     """
     functions = list(CHECKS)
     rows: dict[str, dict[str, Any]] = {}
+    unisolated = {r.student for r in results if r.isolation == "none"}
     for result in results:
         row = rows.setdefault(result.student, {"student": result.student, "total": 0.0, "max_total": 0.0})
+        if unisolated:
+            row["isolation"] = UNISOLATED if result.student in unisolated else result.isolation
         row["max_total"] += result.max_score
         if result.grader_error or isinstance(row["total"], str):
             row["total"] = NOT_GRADED  # never a number that could be uploaded as the student's grade
@@ -88,7 +103,9 @@ def gradebook_csv(results: Sequence[SubmissionResult]) -> str:
             row[check.function] = row.get(check.function, 0.0) + check.points
     buffer = io.StringIO()
     writer = csv.DictWriter(
-        buffer, fieldnames=["student", *functions, "total", "max_total"], lineterminator="\n"
+        buffer,
+        fieldnames=["student", *functions, "total", "max_total", *(["isolation"] if unisolated else [])],
+        lineterminator="\n",
     )
     writer.writeheader()
     for student in sorted(rows):
@@ -106,6 +123,7 @@ def feedback_markdown(result: SubmissionResult) -> str:
         if result.grader_error
         else f"**Score: {result.score:g} / {result.max_score:g}**",
         "",
+        *([f"**{_unisolated_note()}**", ""] if result.isolation == "none" else []),
         "| Function | Result | Points | rel_error | Details |",
         "|---|---|---|---|---|",
     ]
@@ -153,6 +171,7 @@ def feedback_html(result: SubmissionResult) -> str:
             if result.grader_error
             else f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>"
         )
+        + (f"<p><b>{esc(_unisolated_note())}</b></p>" if result.isolation == "none" else "")
         + "<table><tr><th>Function</th><th>Result</th><th>Points</th><th>rel_error</th><th>Details</th></tr>"
         f"{rows}</table>"
         + (f"<h2>Problems with the notebook</h2><ul>{problems}</ul>" if problems else "")
@@ -183,6 +202,7 @@ def gradescope_results(results: Sequence[SubmissionResult]) -> dict[str, Any]:
                 }
             )
     problems = [_grader_error_note(r) for r in results if r.grader_error]
+    problems += [_unisolated_note() for r in results if r.isolation == "none"][:1]
     problems += [p for r in results for p in r.problems]
     return {
         "score": round(sum(r.score for r in results), 4),

@@ -63,6 +63,8 @@ class SubmissionResult:
         source: the submitted file the result is for.
         grader_error: non-empty when the grader itself failed (e.g. the student-process template did
             not start): the score means nothing, and a rerun grades the submission again.
+        isolation: how the student code was isolated: ``"root"``, ``"user namespace"`` or
+            ``"none"`` (graded unisolated, accepted with ``--allow-unisolated``); empty if unknown.
     """
 
     student: str
@@ -73,6 +75,7 @@ class SubmissionResult:
     problems: list[str] = field(default_factory=list)
     source: str = ""
     grader_error: str = ""
+    isolation: str = ""
 
     def to_json(self) -> str:
         """Serialize to a JSON string."""

@@ -307,6 +307,7 @@ class Sandbox:
             "output_bytes": self.limits.output_bytes,
             "chunk_timeout_s": self.limits.chunk_timeout_s,
             "tmp_mb": self.limits.file_mb,
+            "grader_home": os.path.expanduser("~"),  # userns: emptied for a student sharing our uid
         }
         cmd_r, cmd_w = os.pipe()
         evt_r, evt_w = os.pipe()

@@ -218,7 +218,8 @@ def confine(config: dict[str, Any], needed: Sequence[str], protections: dict[str
     Runs after the worker's root-mode mounts (fresh ``/proc``, hidden paths, private ``/tmp``).
 
     Args:
-        config: the student process's config (``home``: its home folder, inside the sandbox folder).
+        config: the student process's config: ``home`` (its home folder, inside the sandbox folder)
+            and ``grader_home`` (the grader's ``$HOME``, emptied like its home in the passwd file).
         needed: folders the student process must read (Python, site-packages, the course code).
         protections: updated with what was done (``"emptied"``, ``"read_only"``, ``"nested_userns"``).
     """
@@ -226,13 +227,13 @@ def confine(config: dict[str, Any], needed: Sequence[str], protections: dict[str
     sandbox = os.path.dirname(home)
     tmp_dirs = [t for t in ("/tmp", "/var/tmp", "/dev/shm") if t in protections.get("private_tmp", "")]
     keep = [*needed, sandbox]
-    folders = [_grader_home(), "/run", "/var/run", "/dev/pts"]
+    folders = [_grader_home(), config.get("grader_home"), "/run", "/var/run", "/dev/pts"]
     if not _covered(sandbox, tmp_dirs):  # other sandboxes' folders (a classmate's code) beside ours
         folders.append(os.path.dirname(sandbox))
     emptied = []
     try:
-        for folder in dict.fromkeys(f for f in folders if f):
-            if os.path.isdir(folder) and not os.path.islink(folder) and not _covered(folder, tmp_dirs):
+        for folder in dict.fromkeys(os.path.realpath(f) for f in folders if f and not os.path.islink(f)):
+            if folder != "/" and os.path.isdir(folder) and not _covered(folder, tmp_dirs):
                 _empty_except(folder, keep)
                 emptied.append(folder)
         protections["emptied"] = ", ".join(emptied) + " (empty tmpfs, only what the student needs inside)"
