@@ -64,7 +64,7 @@ def test_probe_reports_why_and_how_to_fix(monkeypatch) -> None:
 
 
 def test_hidden_grading_is_refused_without_isolation(tmp_path, capsys, monkeypatch) -> None:
-    """Without namespaces, does `grade --references hidden` refuse, say why and name the flag, and grade nothing?"""
+    """Without namespaces, does hidden grading refuse, say why, name the flag and grade nothing?"""
     monkeypatch.setenv(NO_ISOLATION_ENV, "1")
     out = tmp_path / "out"
     command = ["grade", str(_submissions(tmp_path)), "--out", str(out), "--quiet"]
@@ -113,7 +113,7 @@ def test_unisolated_results_are_marked_in_gradebook_and_feedback() -> None:
 
 @pytest.mark.slow
 def test_allow_unisolated_grades_and_records_it(tmp_path, capsys, monkeypatch) -> None:
-    """With the risk flag, is the notebook graded, and do its result, gradebook and feedback say 'unisolated'?"""
+    """With the risk flag, is the notebook graded, and do result, gradebook and feedback say so?"""
     monkeypatch.setenv(NO_ISOLATION_ENV, "1")
     out = tmp_path / "out"
     command = ["grade", str(_submissions(tmp_path)), "--out", str(out), "--quiet", "--timeout", "20"]
