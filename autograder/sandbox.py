@@ -19,7 +19,10 @@ Protections (each recorded in :attr:`Sandbox.protections`; see docs/grading-safe
   ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``;
 * as root on Linux: PID, network (no network at all) and mount namespaces, reference folders,
   solutions and tests hidden under empty read-only mounts, privileges dropped to an unprivileged
-  uid with ``no_new_privs`` (the repository and the grader's outputs become read-only).
+  uid with ``no_new_privs`` (the repository and the grader's outputs become read-only);
+* as an ordinary user on Linux: the same namespaces and hidden paths through a user namespace,
+  the grader's home and ``/run`` emptied, every mount read-only, no capabilities
+  (:mod:`autograder.userns`).
 """
 
 from __future__ import annotations
@@ -182,8 +185,8 @@ class Sandbox:
         limits: time, memory and output limits.
         hide: extra paths the student process must not see (reference folders, output folders).
             The repository's references, solutions, tests and ``.git`` are always hidden.
-        isolate: use namespaces, hidden paths and an unprivileged uid when running as root on
-            Linux (turn off only to debug).
+        isolate: use namespaces and hidden paths on Linux (with an unprivileged uid as root, in a
+            user namespace otherwise); turn off only to debug, or where none is available.
         uid: the unprivileged uid for student code when the grader runs as root; default: a free
             one leased from :data:`UID_RANGE`.
 

@@ -9,14 +9,15 @@ the grader checks every byte that comes back. The processes:
    *student process* (:func:`student_process`), which starts from this warm state in milliseconds
    instead of seconds.
 1. The student process leads its own session, closes every inherited file descriptor but its two
-   pipes, and takes the environment and home the grader chose. (root on Linux) It unshares PID,
-   network and mount namespaces and forks: the parent stays behind as a *guard* that only waits,
-   the child is PID 1 of the new namespace (the *zygote*). Killing the guard kills the zygote
-   (``PR_SET_PDEATHSIG``), and the death of the zygote kills every process in the namespace,
-   escapees included.
+   pipes, and takes the environment and home the grader chose. (Linux) It unshares PID,
+   network and mount namespaces (not root: in a user namespace, :mod:`autograder.userns`) and
+   forks: the parent stays behind as a *guard* that only waits, the child is PID 1 of the new
+   namespace (the *zygote*). Killing the guard kills the zygote (``PR_SET_PDEATHSIG``), and the
+   death of the zygote kills every process in the namespace, escapees included.
 2. The zygote hides paths (tmpfs mounted over reference folders, solutions, tests), mounts a fresh
    ``/proc`` and a private ``/tmp``, then drops to an unprivileged uid with no capabilities
-   (``no_new_privs``) and sets rlimits. All of this happens before any student code runs.
+   (``no_new_privs``; not root: empties the grader's home, makes mounts read-only and drops every
+   capability) and sets rlimits. All of this happens before any student code runs.
 3. It executes the student's code chunks one by one, each in ``try/except`` with a time limit.
 4. For every call the grader asks for, it ``fork()``s a child that resets torch's global state,
    builds a fresh model from the pristine weights, loads fresh inputs, calls the function,
