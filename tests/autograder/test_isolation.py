@@ -126,3 +126,15 @@ def test_allow_unisolated_grades_and_records_it(tmp_path, capsys, monkeypatch) -
     (row,) = csv.DictReader(io.StringIO((out / "gradebook.csv").read_text()))
     assert row["isolation"] == UNISOLATED and row["total"] == "0"
     assert "without isolation" in next((out / "feedback").glob("*.md")).read_text()
+
+
+def test_process_limit_counts_only_the_namespace_on_new_kernels(monkeypatch) -> None:
+    """Is RLIMIT_NPROC left as is on Linux 5.14+ and raised by the uid's processes on older kernels?"""
+    import platform
+
+    from autograder import userns
+
+    monkeypatch.setattr(platform, "release", lambda: "6.1.0-18-amd64")
+    assert userns.process_limit(64) == 64
+    monkeypatch.setattr(platform, "release", lambda: "5.10.0-28-amd64")
+    assert userns.process_limit(64) > 64  # this test process itself counts
