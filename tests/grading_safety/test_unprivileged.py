@@ -5,9 +5,10 @@ in its own home, its submissions, outputs and temporary folders inside the check
 so that hiding them is the sandbox's doing, not the private /tmp's), and grades: the released stub, a
 clean solution (alice), and cases that read the references, copy alice's function from disk, connect
 to a server on 127.0.0.1, read the grader's command line and environment from /proc and SIGKILL
-every process they can see, write into and delete the grader's files, leave processes behind, and
-fork-bomb. Each must score exactly as the stub on the function it attacks, the others full marks,
-and the batch must complete with every result.
+every process they can see, write into and delete the grader's files, unmount what hides the
+references (also from a nested user namespace), leave processes behind, and fork-bomb. Each must
+score exactly as the stub on the function it attacks, the others full marks, and the batch must
+complete with every result.
 
 Needs root (to create the unprivileged grader), util-linux, and unprivileged user namespaces
 (Ubuntu 24.04+: ``sysctl kernel.apparmor_restrict_unprivileged_userns=0``); skipped otherwise,
@@ -73,6 +74,30 @@ for path in found:
 return None
 """
 
+#: Tries to undo the hiding as namespace root: unmount what covers the references and the grader's
+#: home, remount everything writable, and again inside a nested user + mount namespace; then reads.
+_UNMOUNT = """
+import ctypes, os, torch
+libc = ctypes.CDLL(None, use_errno=True)
+refs = "{REFS}"
+targets = [refs, os.path.dirname(refs), os.path.dirname(os.path.dirname(refs)), "{ROOT}", "{OUT}"]
+def undo():
+    for target in targets:
+        libc.umount2(target.encode(), 2)
+    libc.mount(b"none", b"/", None, ctypes.c_ulong(32 | 0x1000 | 0x4000), None)  # rw again
+    try:
+        os.remove("{CANARY}")
+    except OSError:
+        pass
+undo()
+libc.unshare(0x10000000 | 0x00020000)  # a nested user + mount namespace (root again in there?)
+undo()
+try:
+    return torch.load(refs, weights_only=True)["entries"]["content_loss"]["expected"]
+except Exception:
+    return None
+"""
+
 #: case -> hostile content_loss body (placeholders as in safety_corpus).
 ATTACKS = {
     "read_references": HOSTILE["read_references"][1],
@@ -80,6 +105,7 @@ ATTACKS = {
     "network_connection": HOSTILE["network_connection"][1],
     "grader_cmdline_and_kill": _GRADER_CMDLINE,
     "tamper_files": HOSTILE["tamper_files"][1],
+    "unmount_the_hiding": _UNMOUNT,
     "spawn_outliving_process": HOSTILE["spawn_outliving_process"][1],
     "fork_bomb": HOSTILE["fork_bomb"][1],
 }
