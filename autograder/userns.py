@@ -258,12 +258,30 @@ def confine(config: dict[str, Any], needed: Sequence[str], protections: dict[str
         protections["read_only"] = f"off ({exc})"
 
 
+#: ``keyctl(2)`` by architecture (glibc has no wrapper).
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def _leave_session_keyring(protections: dict[str, str]) -> None:
+    """Join a new anonymous session keyring: the grader's (and any key it holds) is no longer possessed."""
+    number = _SYS_KEYCTL.get(platform.machine())
+    if number is None:
+        protections["session_keyring"] = f"inherited (keyctl unknown on {platform.machine()})"
+    elif _libc.syscall(number, KEYCTL_JOIN_SESSION_KEYRING, None) < 0:
+        protections["session_keyring"] = f"inherited ({os.strerror(ctypes.get_errno())})"
+    else:
+        protections["session_keyring"] = "new, empty"
+
+
 def drop_capabilities(protections: dict[str, str]) -> None:
     """Give up every capability for good, before any student code runs (namespace root keeps none).
 
     Clears the bounding and ambient sets, locks the securebits (``execve`` as uid 0 grants nothing),
-    zeroes the effective, permitted and inheritable sets and sets ``no_new_privs``.
+    zeroes the effective, permitted and inheritable sets and sets ``no_new_privs``. Also leaves the
+    grader's session keyring.
     """
+    _leave_session_keyring(protections)
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             last = int(f.read())
