@@ -92,8 +92,10 @@ def protection_active(protections: dict[str, str], need: str | None) -> bool:
     """Whether the protection a case relies on is active here (``protections`` from above)."""
     if need is None:
         return True
-    if need == "uid":
-        return protections.get("uid", "").startswith("dropped")
+    if need == "uid":  # the grader's files are out of reach: another uid, or read-only mounts (userns)
+        return protections.get("uid", "").startswith("dropped") or protections.get(
+            "read_only", ""
+        ).startswith("every mount")
     if need == "network":
         return "network namespace" in protections.get("network", "")
     if need == "hidden_paths":
