@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder grade|references|release|demo`` (run with ``-h`` for options)."""
+"""Command line: ``python -m autograder grade|references|release|demo|gradescope|gradescope-run`` (``-h``)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,14 @@ def _grade(args: argparse.Namespace) -> int:
 
     if args.workers <= 1:
         warm_template()  # imports torch in the background while this process does the same
+    from autograder.gradescope.results import failure_results
     from autograder.grading import grade_path
+    from autograder.hidden_paths import COURSE_ROOT_ENV
     from autograder.reports import grade_table, gradescope_results
     from autograder.sandbox import Limits
 
+    if args.course_root:  # hidden from student code as a whole (worker processes inherit it)
+        os.environ[COURSE_ROOT_ENV] = str(Path(args.course_root).resolve())
     if args.hidden_references:
         os.environ["AUTOGRADER_HIDDEN_REFERENCES"] = str(Path(args.hidden_references).resolve())
     limits = (
@@ -39,10 +43,15 @@ def _grade(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     failed = [r for r in run.results if r.grader_error]
-    if args.gradescope_json and not failed:  # no results.json: Gradescope shows the run as failed
+    if args.gradescope_json:  # a grader failure says so to the student: never a 0 that looks like a grade
         target = Path(args.gradescope_json)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(gradescope_results(run.results), indent=2), encoding="utf-8")
+        data = (
+            failure_results(failed[0].grader_error, seconds=run.seconds)
+            if failed
+            else gradescope_results(run.results, seconds=run.seconds)
+        )
+        target.write_text(json.dumps(data, indent=2), encoding="utf-8")
     print(grade_table(run.results))
     print(
         f"\n{run.graded} graded, {run.skipped} already graded (use --force to regrade), "
@@ -52,7 +61,7 @@ def _grade(args: argparse.Namespace) -> int:
         print(
             f"error: the grader failed on {len(failed)} submission(s), through no fault of the students "
             f"(first: {failed[0].student}: {failed[0].grader_error}). They are marked "
-            f"'not graded' in the gradebook (and no --gradescope-json is written); fix the cause and run "
+            f"'not graded' in the gradebook (--gradescope-json says grading failed); fix the cause and run "
             "the same command again to grade them.",
             file=sys.stderr,
         )
@@ -126,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="also write one Gradescope results.json for everything graded (run_autograder)",
     )
+    grade.add_argument(
+        "--course-root",
+        metavar="DIR",
+        help="the course files the grader was given, hidden from student code as a whole "
+        "(default: the checkout this package runs from, and /autograder/source on Gradescope)",
+    )
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.set_defaults(func=_grade)
 
@@ -150,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--workers", type=int, default=2, help="parallel grading workers (default 2)")
     demo.set_defaults(func=_demo)
+
+    from autograder.gradescope.commands import add_commands
+
+    add_commands(sub)  # gradescope (build the zip), gradescope-run (inside Gradescope's container)
     return parser
 
 

@@ -30,6 +30,7 @@ import torch
 
 from autograder.checks import CHECKS, NOTEBOOKS, FunctionCheck, Variant, checks_for
 from autograder.extraction import extract_student_code
+from autograder.hidden_paths import note_loaded
 from autograder.runner import Call, InProcessRunner
 
 __all__ = [
@@ -254,6 +255,7 @@ def load_references(which: str = "public", path: Path | str | None = None) -> Re
             else "build them with `python -m autograder references --hidden`"
         )
         raise FileNotFoundError(f"{which} references not found at {path}: {hint}.")
+    note_loaded(path)  # every student process hides a reference file the grader has read
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if payload.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path} has format {payload.get('format')}, expected {FORMAT_VERSION}: rebuild it.")

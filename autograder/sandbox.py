@@ -42,18 +42,11 @@ from typing import Any
 import torch
 
 from autograder.extraction import CodeChunk
+from autograder.hidden_paths import hidden_paths
 from autograder.runner import MODEL, Call, CallOutcome
 from autograder.template import Template, TemplateError, shared_template, template_env
 
 __all__ = ["MODEL", "CallOutcome", "Limits", "Sandbox", "validate_plain"]
-
-REPO = Path(__file__).resolve().parents[1]
-
-#: Paths the student process never sees when mount namespaces are available (relative to the repo).
-DEFAULT_HIDDEN = ("autograder/references", "solutions", "tests", ".git", "bench")
-
-#: Environment variables naming files or folders to hide as well (hidden references, course data).
-HIDDEN_ENV_VARS = ("AUTOGRADER_HIDDEN_REFERENCES",)
 
 #: Unprivileged uids handed out to student processes when the grader runs as root: each sandbox
 #: leases its own (a lock file under :data:`UID_LOCK_DIR`), so per-uid limits (``RLIMIT_NPROC``) and
@@ -181,7 +174,8 @@ class Sandbox:
         chunks: the student's code, from :func:`autograder.extraction.extract_student_code`.
         limits: time, memory and output limits.
         hide: extra paths the student process must not see (reference folders, output folders).
-            The repository's references, solutions, tests and ``.git`` are always hidden.
+            The course roots, the package's references and every loaded reference file are always
+            hidden (:func:`autograder.hidden_paths.hidden_paths`).
         isolate: use namespaces, hidden paths and an unprivileged uid when running as root on
             Linux (turn off only to debug).
         uid: the unprivileged uid for student code when the grader runs as root; default: a free
@@ -211,9 +205,7 @@ class Sandbox:
     ) -> None:
         self.chunks = list(chunks)
         self.limits = limits or Limits()
-        env_hidden = [os.environ[v] for v in HIDDEN_ENV_VARS if os.environ.get(v)]
-        paths = (*(REPO / h for h in DEFAULT_HIDDEN), *env_hidden, *hide)
-        self.hide = list(dict.fromkeys(str(Path(p).resolve()) for p in paths))
+        self.hide = hidden_paths(hide)  # course roots, references, ``hide``: what is on disk
         self.isolate = isolate
         self._requested_uid = uid
         self.uid: int | None = None
