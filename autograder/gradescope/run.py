@@ -77,6 +77,14 @@ def _missing(assignment: str, references: str) -> SubmissionResult:
     return SubmissionResult("submission", assignment, 0.0, sum(c.max_points for c in checks), checks)
 
 
+def _protections(limits: Any) -> dict[str, str]:
+    """The protections a student process gets in this container (for staff: ``extra_data``, stdout)."""
+    from autograder.sandbox import Sandbox
+
+    with Sandbox([], limits) as box:
+        return dict(box.protections)
+
+
 def _grade(root: Path, config: RunConfig, workdir: Path) -> tuple[dict[str, Any], str | None]:
     """Grade the upload; returns ``(results.json, grader error or None)``."""
     from autograder.checks import NOTEBOOKS
@@ -91,12 +99,13 @@ def _grade(root: Path, config: RunConfig, workdir: Path) -> tuple[dict[str, Any]
         references_path = source / "hidden.pt"
         os.environ["AUTOGRADER_HIDDEN_REFERENCES"] = str(references_path)
     upload, staged = select_upload(root / "submission", workdir, config.assignments)
+    limits = Limits(timeout_s=config.timeout_s)
     graded: list[SubmissionResult] = []
     if upload.graded:
         run = grade_path(
             staged,
             workdir / "out",
-            limits=Limits(timeout_s=config.timeout_s),
+            limits=limits,
             reference_set=config.references,
             references_path=references_path,
             progress=False,
@@ -110,6 +119,7 @@ def _grade(root: Path, config: RunConfig, workdir: Path) -> tuple[dict[str, Any]
     data = gradescope_results(
         results, upload=upload, seconds=time.monotonic() - started, visibility=config.visibility
     )
+    data["extra_data"]["protections"] = _protections(limits)
     problems = validate_results(data)
     if problems:
         return {}, "the grader wrote an invalid results.json: " + "; ".join(problems)
@@ -142,5 +152,6 @@ def run_gradescope(root: Path | None = None) -> int:
         return 1
     write_json(target, data)
     print(data["output"])
+    print("student-process protections:", json.dumps(data["extra_data"]["protections"], indent=2))
     print(f"score {data['score']:g}; results written to {target}")
     return 0

@@ -125,6 +125,10 @@ def test_solved_submission_gets_every_point(root) -> None:
     assert "Found `StyleTransfer.ipynb`: graded as **StyleTransfer**, 4 functions graded" in data["output"]
     assert data["tests"][0]["visibility"] == "visible" and data["visibility"] == "after_published"
     assert data["execution_time"] >= 0
+    protections = data["extra_data"]["protections"]  # for staff: what the sandbox could do here
+    assert "timeout_s" in protections
+    if protections.get("pid_namespace") == "on":
+        assert str(root / "source") in protections["hidden_paths"].split(", ")
 
 
 def test_untouched_notebook_gets_nothing(root) -> None:
