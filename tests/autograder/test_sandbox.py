@@ -247,7 +247,7 @@ def test_root_protections(box: Sandbox, tmp_path) -> None:
     assert box.call("whoami", ()).value["uid"] == box.uid != 0
     net = box.call("connect", ())
     assert net.status == "error" and "unreachable" in net.message.lower()
-    from autograder.sandbox import REPO
+    from notebook_builders import REPO
 
     assert box.call("listdir", (str(REPO / "solutions"),)).value.startswith("refused")
     assert box.call("listdir", (str(REPO / "autograder" / "references"),)).value.startswith("refused")
