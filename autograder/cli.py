@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder grade|nbgrader-import|references|release|demo`` (``-h``: options)."""
+"""Command line: ``python -m autograder grade|nbgrader-import|gradescope|references|release|demo``."""
 
 from __future__ import annotations
 
@@ -24,12 +24,15 @@ __all__ = ["build_parser", "main"]
 def _settings(args: argparse.Namespace) -> GradingSettings:
     """The run's settings, from the command line and (only here) the environment."""
     limits = Limits(timeout_s=args.timeout, **({"memory_mb": args.memory_mb} if args.memory_mb else {}))
-    allow = args.allow_unisolated
+    options = {
+        "allow_unisolated": args.allow_unisolated,
+        "course_roots": (Path(args.course_root).resolve(),) if args.course_root else (),
+    }
     if args.references == "public":
-        return GradingSettings("public", None, limits, allow_unisolated=allow)
+        return GradingSettings("public", None, limits, **options)
     given = args.hidden_references
     path = Path(given).expanduser() if given else hidden_references_from_env()
-    return GradingSettings("hidden", path.resolve() if path else None, limits, allow_unisolated=allow)
+    return GradingSettings("hidden", path.resolve() if path else None, limits, **options)
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -37,8 +40,9 @@ def _grade(args: argparse.Namespace) -> int:
 
     if args.workers <= 1:
         Sandbox.warm()  # imports torch in the background while this process does the same
+    from autograder.gradescope.results import failure_results, gradescope_results
     from autograder.grading.batch import grade_path
-    from autograder.grading.reports import grade_table, gradescope_results
+    from autograder.grading.reports import grade_table
     from autograder.isolation.availability import UnisolatedError
 
     try:
@@ -61,10 +65,15 @@ def _grade(args: argparse.Namespace) -> int:
             "your permissions); the gradebook's isolation column and their feedback say so.",
             file=sys.stderr,
         )
-    if args.gradescope_json and not failed:  # no results.json: Gradescope shows the run as failed
+    if args.gradescope_json:  # a grader failure says so to the student: never a 0 that looks like a grade
         target = Path(args.gradescope_json)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(gradescope_results(run.results), indent=2), encoding="utf-8")
+        data = (
+            failure_results(failed[0].grader_error, seconds=run.seconds)
+            if failed
+            else gradescope_results(run.results, seconds=run.seconds)
+        )
+        target.write_text(json.dumps(data, indent=2), encoding="utf-8")
     print(grade_table(run.results))
     print(
         f"\n{run.graded} graded, {run.skipped} already graded (use --force to regrade), "
@@ -74,7 +83,7 @@ def _grade(args: argparse.Namespace) -> int:
         print(
             f"error: the grader failed on {len(failed)} submission(s), through no fault of the students "
             f"(first: {failed[0].student}: {failed[0].grader_error}). They are marked "
-            f"'not graded' in the gradebook (and no --gradescope-json is written); fix the cause and run "
+            f"'not graded' in the gradebook (--gradescope-json says grading failed); fix the cause and run "
             "the same command again to grade them.",
             file=sys.stderr,
         )
@@ -164,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="grade with hidden references even where student code cannot be isolated (no namespaces): "
         "it could then read the references and classmates' files; recorded in the gradebook and feedback",
     )
+    grade.add_argument(
+        "--course-root",
+        metavar="DIR",
+        help="the course files the grader was given, hidden from student code as a whole "
+        "(default: the checkout this package runs from, and /autograder/source on Gradescope)",
+    )
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.set_defaults(func=_grade)
 
@@ -197,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--workers", type=int, default=2, help="parallel grading workers (default 2)")
     demo.set_defaults(func=_demo)
+
+    from autograder.gradescope.commands import add_commands
+
+    add_commands(sub)  # gradescope (build the zip), gradescope-run (inside Gradescope's container)
     return parser
 
 

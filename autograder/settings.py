@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "GRADESCOPE_ROOT",
+    "GRADESCOPE_ROOT_ENV",
     "HIDDEN_REFERENCES_ENV",
     "NBGRADER_EXECUTION_ENV",
     "NOTEBOOKS_DIR",
@@ -46,6 +48,11 @@ PUBLIC_REFERENCES = PACKAGE_DIR / "references" / "public.pt"
 PLAIN_MAX_DEPTH = 8
 #: Most values (containers, tensors, numbers) in one returned value.
 PLAIN_MAX_NODES = 100_000
+
+#: Where Gradescope lays out ``source/`` (the unpacked autograder zip), ``submission/`` and ``results/``.
+GRADESCOPE_ROOT = Path("/autograder")
+#: Overrides :data:`GRADESCOPE_ROOT` for ``run_autograder`` (tests point it at a temporary folder).
+GRADESCOPE_ROOT_ENV = "AUTOGRADER_ROOT"
 
 #: Path of the hidden references, read by the CLI and by hidden self-checks under nbgrader.
 HIDDEN_REFERENCES_ENV = "AUTOGRADER_HIDDEN_REFERENCES"
@@ -145,6 +152,8 @@ class GradingSettings:
         allow_unisolated: grade with hidden references even where student code cannot be isolated
             (no namespaces); every result then records it.
         isolate: isolate student processes (set from the probe: ``False`` where none is available).
+        course_roots: course source trees the grader was given, hidden from student code as a whole
+            (see :func:`autograder.isolation.hidden.course_roots`).
     """
 
     reference_set: str = "hidden"
@@ -153,6 +162,7 @@ class GradingSettings:
     hide: tuple[Path, ...] = ()
     allow_unisolated: bool = False
     isolate: bool = True
+    course_roots: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.reference_set not in ("hidden", "public"):

@@ -78,7 +78,14 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
     chunks, problems = extract_student_code(submission.notebook, functions)
     result.problems.extend(problems)
     model = grader_model() if any(CHECKS[f].needs_model for f in functions) else None
-    with Sandbox(chunks, settings.limits, hide=settings.secret_paths, isolate=settings.isolate) as sandbox:
+    sandbox = Sandbox(
+        chunks,
+        settings.limits,
+        hide=settings.secret_paths,
+        isolate=settings.isolate,
+        course_roots=settings.course_roots,
+    )
+    with sandbox:
         result.problems.extend(sandbox.setup_problems)
         result.isolation = isolation_of(sandbox.protections)
         if sandbox.grader_error:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.course import FUNCTIONS
+from autograder.gradescope.results import gradescope_results  # results.json lives with the Gradescope code
 from autograder.grading.results import CheckResult, SubmissionResult
 from autograder.grading.store import escape_name, result_stem, write_atomic
 
@@ -179,40 +180,6 @@ def feedback_html(result: SubmissionResult) -> str:
         + (f"<h2>Problems with the notebook</h2><ul>{problems}</ul>" if problems else "")
         + "</body></html>\n"
     )
-
-
-def gradescope_results(results: Sequence[SubmissionResult]) -> dict[str, Any]:
-    """Gradescope's ``results.json`` for one student's submission (one or more notebooks).
-
-    Format: https://gradescope-autograders.readthedocs.io/en/latest/specs/ ; one test per check,
-    visible to the student after publishing, with the feedback text as its output.
-    """
-    tests = []
-    for result in results:
-        for check in result.checks:
-            output = check.message.strip()
-            if check.hint and check.status != "passed":
-                output += f"\nHint: {check.hint}"
-            tests.append(
-                {
-                    "name": f"{result.assignment or 'notebook'}: {check.function}",
-                    "score": check.points,
-                    "max_score": check.max_points,
-                    "status": "passed" if check.status == "passed" else "failed",
-                    "output": output,
-                    "visibility": "after_published",
-                }
-            )
-    problems = [_grader_error_note(r) for r in results if r.grader_error]
-    problems += [_unisolated_note() for r in results if r.isolation == "none"][:1]
-    problems += [p for r in results for p in r.problems]
-    return {
-        "score": round(sum(r.score for r in results), 4),
-        "output": "\n".join(problems) if problems else "Graded by the course autograder.",
-        "visibility": "after_published",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-    }
 
 
 def grade_table(results: Sequence[SubmissionResult]) -> str:

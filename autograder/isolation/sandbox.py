@@ -19,7 +19,7 @@ Protections (each recorded in :attr:`Sandbox.protections`; see docs/grading-safe
   every process the student started are killed), ``RLIMIT_AS`` memory limit, output cap,
   ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``;
 * on Linux, as root: PID, network (no network at all) and mount namespaces, the paths in ``hide``
-  (and :data:`COURSE_PRIVATE`) behind empty read-only mounts, privileges dropped to an unprivileged
+  (and the course roots) behind empty read-only mounts, privileges dropped to an unprivileged
   uid with ``no_new_privs`` (the repository and the grader's outputs become read-only);
 * on Linux, as an ordinary user: the same namespaces and hidden paths through a user namespace, the
   grader's home and ``/run`` emptied, every mount read-only, no capabilities
@@ -51,6 +51,7 @@ from autograder.isolation.control import (
     kill_student_processes,
     read_capped,
 )
+from autograder.isolation.hidden import hidden_paths
 from autograder.isolation.protocol import (
     CallDone,
     CallRequest,
@@ -72,12 +73,9 @@ from autograder.isolation.template_client import (
 )
 from autograder.isolation.uids import UidLease, lease_uid
 from autograder.runner import Call, CallOutcome
-from autograder.settings import REPO_ROOT, Limits, TextCaps, Timeouts
+from autograder.settings import Limits, TextCaps, Timeouts
 
-__all__ = ["COURSE_PRIVATE", "Sandbox"]
-
-#: Parts of the course checkout no student process sees (relative to it), when mounts are available.
-COURSE_PRIVATE = ("autograder/references", "solutions", "tests", ".git", "bench")
+__all__ = ["Sandbox"]
 
 #: Statuses a call's result file may carry.
 _RESULT_STATUSES = ("ok", "error", "memory", "crashed", "missing", "bad_output", "timeout")
@@ -92,13 +90,15 @@ class Sandbox:
         chunks: the student's code, from :func:`autograder.grading.extraction.extract_student_code`.
         limits: time, memory and output limits.
         hide: paths the student process must not see (reference files, output and submissions
-            folders). The course checkout's :data:`COURSE_PRIVATE` parts are always hidden.
+            folders). Course roots, the package's references and the checkout this package runs
+            from are always hidden (:func:`autograder.isolation.hidden.hidden_paths`).
         isolate: use namespaces and hidden paths on Linux (with a leased uid as root, in a user
             namespace otherwise); off only to debug, or where none is available.
         uid: the unprivileged uid for student code when the grader runs as root; default: a free
             one leased from :data:`autograder.isolation.uids.UID_RANGE`.
         timeouts: how long to wait for the template and the student process's own answers.
         caps: caps on text coming back from the student process.
+        course_roots: course source trees to hide as a whole (``--course-root``, Gradescope's).
 
     Attributes:
         setup_problems: what went wrong while loading the notebook's code (one line per chunk).
@@ -122,13 +122,13 @@ class Sandbox:
         uid: int | None = None,
         timeouts: Timeouts | None = None,
         caps: TextCaps | None = None,
+        course_roots: Sequence[str | Path] = (),
     ) -> None:
         self.chunks = list(chunks)
         self.limits = limits or Limits()
         self.timeouts = timeouts or Timeouts()
         self.caps = caps or TextCaps()
-        paths = (*(REPO_ROOT / h for h in COURSE_PRIVATE), *hide)
-        self.hide = list(dict.fromkeys(str(Path(p).resolve()) for p in paths))
+        self.hide = hidden_paths(hide, course_roots)  # course roots, references, ``hide``: what is on disk
         self.isolate = isolate
         self._requested_uid = uid
         self.uid: int | None = None

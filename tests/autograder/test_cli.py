@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -95,11 +96,12 @@ def test_grader_failure_is_not_a_grade_and_is_regraded(tmp_path, capsys, monkeyp
     assert "not graded (grader error)" in row
     feedback = next((out / "feedback").glob("*.md")).read_text()
     assert "not a problem in your notebook" in feedback
-    assert not gradescope.exists()  # Gradescope then shows the run as failed, not a 0
+    failure = json.loads(gradescope.read_text())  # says so to the student: never a 0 that looks like a grade
+    assert "not your grade" in failure["output"] and "simulated" in failure["extra_data"]["grader_error"]
 
     monkeypatch.undo()
     assert main(command) == 0
     assert "1 graded, 0 already graded" in capsys.readouterr().out
     row = (out / "gradebook.csv").read_text().splitlines()[1]
     assert "grader error" not in row and row.endswith(",0,11")
-    assert gradescope.exists()
+    assert "grader_error" not in json.loads(gradescope.read_text())["extra_data"]

@@ -1,0 +1,156 @@
+"""Grade one Gradescope submission: what ``run_autograder`` runs (``python -m autograder gradescope-run``).
+
+Gradescope's layout under the root (``/autograder``, or ``$AUTOGRADER_ROOT`` in tests):
+``source/`` (the unpacked zip: ``gradescope.json``, ``hidden.pt``, ``course/``), ``submission/``
+(the upload), ``results/results.json`` (written here). Whatever goes wrong on the grader's side,
+a ``results.json`` saying so is written and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autograder.gradescope.results import DEFAULT_VISIBILITY, failure_results, gradescope_results
+from autograder.gradescope.schema import validate_results
+from autograder.grading.results import CheckResult, SubmissionResult
+from autograder.settings import GRADESCOPE_ROOT, GRADESCOPE_ROOT_ENV, GradingSettings, Limits
+
+__all__ = ["CONFIG_NAME", "RunConfig", "run_gradescope", "write_json"]
+
+#: The run settings in the zip (written by :mod:`autograder.gradescope.bundle`).
+CONFIG_NAME = "gradescope.json"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Settings the zip was built with.
+
+    Attributes:
+        assignments: the notebooks this Gradescope assignment grades.
+        references: ``"hidden"`` (``hidden.pt`` in the zip) or ``"public"``.
+        visibility: of scores and per-function feedback.
+        timeout_s: seconds per function call.
+    """
+
+    assignments: tuple[str, ...]
+    references: str = "hidden"
+    visibility: str = DEFAULT_VISIBILITY
+    timeout_s: float = 60.0
+
+    @classmethod
+    def read(cls, source: Path) -> RunConfig:
+        """Read ``source/gradescope.json``; raises ``FileNotFoundError``/``ValueError`` when unusable."""
+        data: dict[str, Any] = json.loads((source / CONFIG_NAME).read_text(encoding="utf-8"))
+        return cls(
+            assignments=tuple(data["assignments"]),
+            references=str(data.get("references", "hidden")),
+            visibility=str(data.get("visibility", DEFAULT_VISIBILITY)),
+            timeout_s=float(data.get("timeout_s", 60.0)),
+        )
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` atomically (temporary file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _missing(assignment: str, references: str) -> SubmissionResult:
+    from autograder.checks import checks_for
+
+    checks = [
+        CheckResult(
+            c.function, references, 0.0, c.points, "missing", f"no {assignment} notebook was uploaded"
+        )
+        for c in checks_for(assignment)
+    ]
+    return SubmissionResult("submission", assignment, 0.0, sum(c.max_points for c in checks), checks)
+
+
+def _protections(settings: GradingSettings) -> dict[str, str]:
+    """The protections a student process gets in this container (for staff: ``extra_data``, stdout)."""
+    from autograder.isolation.sandbox import Sandbox
+
+    with Sandbox([], settings.limits, hide=settings.secret_paths, course_roots=settings.course_roots) as box:
+        return dict(box.protections)
+
+
+def _grade(root: Path, config: RunConfig, workdir: Path) -> tuple[dict[str, Any], str | None]:
+    """Grade the upload; returns ``(results.json, grader error or None)``."""
+    from autograder.course import NOTEBOOKS
+    from autograder.gradescope.upload import select_upload
+    from autograder.grading.batch import grade_path
+
+    started = time.monotonic()
+    source = root / "source"
+    references_path = None
+    if config.references == "hidden":
+        references_path = source / "hidden.pt"
+    upload, staged = select_upload(root / "submission", workdir, config.assignments)
+    # the zip (hidden references included), the upload and the results stay out of student code
+    settings = GradingSettings(
+        config.references,
+        references_path,
+        Limits(timeout_s=config.timeout_s),
+        course_roots=(source, root / "submission", root / "results"),
+    )
+    graded: list[SubmissionResult] = []
+    if upload.graded:
+        graded = grade_path(staged, workdir / "out", settings, progress=False).results
+    failed = [r for r in graded if r.grader_error]
+    if failed:
+        return {}, f"{failed[0].assignment}: {failed[0].grader_error}"
+    results = graded + [_missing(a, config.references) for a in upload.missing]
+    order = list(NOTEBOOKS)
+    results.sort(key=lambda r: order.index(r.assignment) if r.assignment in NOTEBOOKS else 99)
+    data = gradescope_results(
+        results, upload=upload, seconds=time.monotonic() - started, visibility=config.visibility
+    )
+    data["extra_data"]["protections"] = _protections(settings)
+    problems = validate_results(data)
+    if problems:
+        return {}, "the grader wrote an invalid results.json: " + "; ".join(problems)
+    return data, None
+
+
+def run_gradescope(root: Path | None = None) -> int:
+    """Grade ``root/submission`` and write ``root/results/results.json``; returns the exit status.
+
+    Args:
+        root: Gradescope's root folder (default ``$AUTOGRADER_ROOT`` or ``/autograder``; the
+            environment is read here, at the edge).
+
+    Returns:
+        0 when graded; 1 when the grader failed (the results.json written then says so).
+    """
+    started = time.monotonic()
+    if root is None:
+        root = Path(os.environ.get(GRADESCOPE_ROOT_ENV) or GRADESCOPE_ROOT)
+    root = Path(root)
+    target = root / "results" / "results.json"
+    try:
+        config = RunConfig.read(root / "source")
+        with tempfile.TemporaryDirectory(prefix="gradescope-") as work:
+            data, error = _grade(root, config, Path(work))
+    except Exception as exc:  # any failure of the grader must still leave a results.json
+        traceback.print_exc()
+        data, error = {}, f"{type(exc).__name__}: {exc}"
+    if error is not None:
+        print(f"error: grading failed: {error}", file=sys.stderr)
+        write_json(target, failure_results(error, seconds=time.monotonic() - started))
+        return 1
+    write_json(target, data)
+    print(data["output"])
+    print("student-process protections:", json.dumps(data["extra_data"]["protections"], indent=2))
+    print(f"score {data['score']:g}; results written to {target}")
+    return 0
