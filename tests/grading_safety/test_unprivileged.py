@@ -30,10 +30,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_copy_classmate import _COPY_CLASSMATE
 
 from tests.grading_safety.corpus_run import STUB_CASE, listen, processes_with
 from tests.grading_safety.safety_corpus import FUNCTIONS, HOSTILE
+from tests.grading_safety.test_copy_classmate import _COPY_CLASSMATE
 from tests.grading_safety.unprivileged import NOBODY, missing_tools, run_as_user
 from tests.helpers.notebooks import REPO, replace_solution, solution_nb, stub_notebook
 

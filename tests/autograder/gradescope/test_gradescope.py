@@ -19,8 +19,8 @@ from autograder.gradescope.results import failure_results, gradescope_results
 from autograder.gradescope.run import run_gradescope
 from autograder.gradescope.schema import validate_results
 from autograder.gradescope.upload import Upload, select_upload
+from autograder.grading.results import CheckResult, SubmissionResult
 from autograder.isolation.hidden import _hideable, hidden_paths
-from autograder.results import CheckResult, SubmissionResult
 from autograder.settings import GRADESCOPE_ROOT_ENV
 from tests.helpers.notebooks import REPO
 

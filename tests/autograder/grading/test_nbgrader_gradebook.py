@@ -265,21 +265,21 @@ def test_grade_path_hides_the_nbgrader_course_from_student_code(
     course: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Does the batch grader hide the course's source notebooks and gradebook when grading submitted/?"""
-    import autograder.grading as grading
+    import autograder.grading.batch as batch
+    from autograder.settings import GradingSettings
 
     _submit(course, "ann")
     (course / "source" / A).mkdir(parents=True)
     seen: list[tuple[Path, ...]] = []
 
-    def fake_grade_job(job: grading._Job) -> tuple[str, float]:
-        seen.append(job.hide)
+    def fake_grade_job(job: batch._Job) -> tuple[str, float]:
+        seen.append(job.settings.hide)
         job.out_json.write_text(_result(job.submission.path).to_json(), encoding="utf-8")
         return str(job.out_json), 0.0
 
-    monkeypatch.setattr(grading, "_grade_job", fake_grade_job)
-    grading.grade_path(
-        course / "submitted", tmp_path_factory.mktemp("out"), reference_set="public", progress=False
-    )
+    monkeypatch.setattr(batch, "_grade_job", fake_grade_job)
+    out = tmp_path_factory.mktemp("out")
+    batch.grade_path(course / "submitted", out, GradingSettings("public"), progress=False)
     assert len(seen) == 1
     assert {course / "source", course / "gradebook.db"} <= set(seen[0])
 
