@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder grade|references|release|demo`` (run with ``-h`` for options)."""
+"""Command line: ``python -m autograder grade|report|references|release|demo`` (``-h`` for options)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def _grade(args: argparse.Namespace) -> int:
     print(grade_table(run.results))
     print(
         f"\n{run.graded} graded, {run.skipped} already graded (use --force to regrade), "
-        f"{run.seconds:.1f} s. Reports in {args.out}/ (gradebook.csv, feedback/, gradescope/, results/)."
+        f"{run.seconds:.1f} s. Reports in {args.out}/ (report.html, gradebook.csv, feedback/, gradescope/, "
+        "results/)."
     )
     if failed:
         print(
@@ -57,6 +58,16 @@ def _grade(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from autograder.class_report import rebuild_report
+
+    paths, unreadable = rebuild_report(Path(args.out))
+    for name in unreadable:
+        print(f"warning: skipped {name}: not a readable result file", file=sys.stderr)
+    print(f"wrote {paths['html']} and {paths['csv']}")
     return 0
 
 
@@ -128,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.set_defaults(func=_grade)
+
+    report = sub.add_parser("report", help="rebuild the class report (report.html/.csv) without regrading")
+    report.add_argument("out", help="the --out folder of a grade run (holds results/)")
+    report.set_defaults(func=_report)
 
     refs = sub.add_parser("references", help="build reference outputs from the solution notebooks")
     refs.add_argument("--hidden", action="store_true", help="hidden references (needs --seed and --out)")

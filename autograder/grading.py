@@ -9,6 +9,7 @@ never enter the student process) -> :class:`autograder.results.SubmissionResult`
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from autograder.extraction import extract_student_code, function_source
 from autograder.references import HIDDEN_ENV, References, inputs_digest, load_references
 from autograder.results import CheckResult, SubmissionResult
 from autograder.sandbox import Limits, Sandbox
+from autograder.similarity import fingerprint
 from autograder.submission import Submission, discover_submissions
 from autograder.template import warm_template
 
@@ -111,6 +113,7 @@ def grade_notebook(
         result.problems.extend(sandbox.setup_problems)
         if sandbox.grader_error:
             result.grader_error = sandbox.grader_error
+        result.protections = dict(sandbox.protections)
         for function in functions:
             check = CHECKS[function]
             entry = refs.entries[function]
@@ -139,9 +142,13 @@ def grade_notebook(
                     hint=verdict.hint,
                     rel_error=verdict.rel_error,
                     threshold=verdict.threshold,
+                    mistake=verdict.mistake,
+                    seconds=outcome.seconds,
                 )
             )
     result.score = round(sum(c.points for c in result.checks), 4)
+    sources = {f: function_source(chunks, f) for f in functions}
+    result.fingerprints = {f: fp for f, src in sources.items() if (fp := fingerprint(src, f)) is not None}
     return result
 
 
@@ -198,6 +205,7 @@ def _grade_job(job: _Job) -> tuple[str, float]:
             source=str(job.submission.path),
             grader_error=f"{type(exc).__name__}: {exc}",
         )
+    result.seconds = round(time.perf_counter() - start, 4)
     _write_atomic(job.out_json, result.to_json())
     return str(job.out_json), time.perf_counter() - start
 
@@ -236,7 +244,8 @@ def grade_path(
     Per-student results go to ``out_dir/results/<student>__<assignment>.json``, each written
     atomically (temp file + ``os.replace``), so a killed run loses nothing already graded and a rerun
     skips those unless ``force``. Reports (gradebook CSV, feedback, Gradescope JSON) are rewritten
-    from all results at the end.
+    from all results at the end, then the run's settings (``run.json``) and the instructors' class
+    report (``report.html``, ``report.csv``; :mod:`autograder.class_report`).
 
     Args:
         path: a notebook, a folder of notebooks, nbgrader's ``submitted/`` tree, or zips.
@@ -253,6 +262,7 @@ def grade_path(
     Returns:
         What was done.
     """
+    from autograder.class_report import run_info, write_class_report
     from autograder.reports import write_reports
     from course_utils.progress import progress as progress_bar
 
@@ -261,7 +271,7 @@ def grade_path(
     results_dir = out_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     # fail early, in this process, when references are missing or stale
-    _references(reference_set, None, references_path)
+    refs = _references(reference_set, None, references_path)
     work_dir = out_dir / ".submissions"
     submissions = discover_submissions(Path(path), work_dir)
     jobs: list[_Job] = []
@@ -300,6 +310,9 @@ def grade_path(
                 done(future.result()[0])
     results = [SubmissionResult.from_json(p.read_text(encoding="utf-8")) for p in outputs if p.exists()]
     write_reports(results, out_dir)
+    info = run_info(results, limits or Limits(), reference_set, refs, workers)
+    _write_atomic(out_dir / "run.json", json.dumps(info, indent=2))
+    write_class_report(out_dir, results, info)
     return GradeRun(
         results, graded=len(jobs), skipped=len(submissions) - len(jobs), seconds=time.perf_counter() - start
     )

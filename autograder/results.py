@@ -36,6 +36,8 @@ class CheckResult:
         hint: what to look at to fix it (empty when passed).
         rel_error: measured relative error, when values were compared.
         threshold: the largest relative error accepted, when values were compared.
+        mistake: id of the known mistake the output matched (empty when none).
+        seconds: wall-clock time of the student's call (``None`` in results from older versions).
     """
 
     function: str
@@ -47,6 +49,8 @@ class CheckResult:
     hint: str = ""
     rel_error: float | None = None
     threshold: float | None = None
+    mistake: str = ""
+    seconds: float | None = None
 
 
 @dataclass
@@ -63,6 +67,10 @@ class SubmissionResult:
         source: the submitted file the result is for.
         grader_error: non-empty when the grader itself failed (e.g. the student-process template did
             not start): the score means nothing, and a rerun grades the submission again.
+        seconds: wall-clock time of grading it (``None`` in results from older versions).
+        protections: the sandbox protections that were active (see ``Sandbox.protections``).
+        fingerprints: per graded function, its AST fingerprint for the class report's similarity
+            section (:func:`autograder.similarity.fingerprint`); never shown to students.
     """
 
     student: str
@@ -73,6 +81,9 @@ class SubmissionResult:
     problems: list[str] = field(default_factory=list)
     source: str = ""
     grader_error: str = ""
+    seconds: float | None = None
+    protections: dict[str, str] = field(default_factory=dict)
+    fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Serialize to a JSON string."""
