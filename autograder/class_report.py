@@ -159,12 +159,13 @@ def _img(data: str, alt: str) -> str:
 def _points_figure(assignment: AssignmentStats) -> str:
     """Small multiples: one bar chart of points per function, plus the totals, as base64 PNG."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     panels = [(f.function, f.points, f.max_points) for f in assignment.functions]
     panels.append(("total", assignment.totals, assignment.max_score))
-    cols = 4
+    cols = min(len(panels), 5)
     rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(11, 2.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 2.3 * rows), squeeze=False)
     for ax, (title, values, top) in zip(axes.flat, panels, strict=False):
         if values:
             counts = Counter(round(v, 2) for v in values)
@@ -176,17 +177,23 @@ def _points_figure(assignment: AssignmentStats) -> str:
         ax.set_title(title, fontsize=9, fontweight="bold" if title == "total" else "normal")
         ax.set_xlabel("points", fontsize=8)
         ax.tick_params(labelsize=7)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.spines[["top", "right"]].set_visible(False)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     axes[0][0].set_ylabel("submissions", fontsize=8)
-    fig.tight_layout()
+    # fixed margins: tight_layout measures every label and costs more than drawing (bench/bench_report.py)
+    height = fig.get_figheight()
+    fig.subplots_adjust(
+        left=0.06, right=0.99, bottom=0.5 / height, top=1 - 0.3 / height, wspace=0.3, hspace=0.8
+    )
     return _png(fig)
 
 
 def _time_figure(assignment: AssignmentStats) -> str:
     """Time per function (box plots, log scale) and per submission (histogram), as base64 PNG."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.45 * len(assignment.functions) + 1.6))
     timed = [f for f in assignment.functions if f.seconds]
@@ -198,6 +205,9 @@ def _time_figure(assignment: AssignmentStats) -> str:
             flierprops={"markersize": 3},
         )
         left.set_xscale("log")
+        left.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        left.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        left.xaxis.set_minor_formatter(NullFormatter())
     left.set_xlabel("seconds per call (log scale)", fontsize=8)
     left.set_title("time per function", fontsize=9)
     if assignment.submission_seconds:
@@ -207,7 +217,8 @@ def _time_figure(assignment: AssignmentStats) -> str:
     for ax in (left, right):
         ax.tick_params(labelsize=7)
         ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.2, right=0.99, bottom=0.55 / height, top=1 - 0.3 / height, wspace=0.25)
     return _png(fig)
 
 
@@ -272,6 +283,10 @@ def _summary_section(stats: ClassStats) -> str:
     return "".join(out)
 
 
+def _plain(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
 def _run_table(run: dict[str, Any]) -> str:
     if not run:
         return "<p class='muted'>Run settings unknown (no run.json in the output folder).</p>"
@@ -282,11 +297,19 @@ def _run_table(run: dict[str, Any]) -> str:
     rows = [
         ("reference set", f"{refs} ({seed}; inputs digest {run.get('seed_digest', '?')})"),
         ("built with", ", ".join(f"{k} {v}" for k, v in run.get("references", {}).items() if k != "built")),
-        ("limits", ", ".join(f"{k} = {v}" for k, v in limits.items())),
-        ("isolation", "; ".join(f"{k}: {v}" for k, v in protections.items()) or "unknown"),
+        ("limits", ", ".join(f"{k.replace('_', ' ')} {_plain(v)}" for k, v in limits.items())),
         ("graded", f"{run.get('written', '?')} with {run.get('workers', '?')} worker(s)"),
     ]
     body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
+    if protections:
+        detail = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in protections.items())
+        names = ", ".join(_esc(k) for k in protections)
+        body += (
+            f"<tr><th>isolation</th><td><details><summary>{len(protections)} protections active: {names}"
+            f"</summary><table>{detail}</table></details></td></tr>"
+        )
+    else:
+        body += "<tr><th>isolation</th><td>unknown</td></tr>"
     return f"<h3>Run</h3><table>{body}</table>"
 
 
@@ -302,7 +325,7 @@ def _mistakes_section(a: AssignmentStats) -> str:
         "<table><tr><th>function</th><th>mistake</th><th>students</th><th>% of class</th><th>hint</th></tr>"
     )
     for f, m in sorted(rows, key=lambda fm: (-fm[1].count, fm[0].function, fm[1].mistake)):
-        bar = f"<span class='bar' style='width:{m.percent * 0.6:.1f}px'></span>"
+        bar = f"<span class='bar' style='width:{min(m.percent, 100) * 1.2:.0f}px'></span>"
         out.append(
             f"<tr><td><code>{_esc(f.function)}</code></td><td><b>{_esc(m.mistake)}</b></td>"
             f"<td class='n'>{m.count}</td><td class='n'>{bar}{m.percent:.0f}%</td>"

@@ -97,11 +97,14 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot  # imported once, as in the grader, outside the timing
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     paths = write_class_report(out, results, {})
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     size = paths["html"].stat().st_size / 1e6
-    print(f"class report for {len(results)} results: {seconds:.2f} s ({size:.1f} MB HTML) -> {paths['html']}")
+    print(
+        f"class report for {len(results)} results: {seconds:.2f} s wall, {cpu:.2f} s CPU "
+        f"({size:.2f} MB HTML) -> {paths['html']}"
+    )
 
 
 if __name__ == "__main__":
