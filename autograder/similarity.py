@@ -17,7 +17,7 @@ import ast
 import hashlib
 from typing import Any
 
-__all__ = ["MIN_NODES", "fingerprint", "normalized_dump"]
+__all__ = ["MAX_SOURCE_CHARS", "MIN_NODES", "fingerprint", "normalized_dump"]
 
 #: Smallest function body (AST nodes below the ``def``, docstring excluded) whose fingerprint the
 #: report compares between students. Measured on the course's own code (tests/autograder/
@@ -29,6 +29,9 @@ __all__ = ["MIN_NODES", "fingerprint", "normalized_dump"]
 #: 1-24 nodes and the classic-mistake edits 21-178. 80 compares the two longest solutions and every
 #: submission whose own code is longer than the solutions' short forms.
 MIN_NODES = 80
+
+#: Sources longer than this get no fingerprint (a student function is a few hundred characters).
+MAX_SOURCE_CHARS = 200_000
 
 
 class _Renamer(ast.NodeTransformer):
@@ -112,9 +115,12 @@ def fingerprint(source: str | None, name: str | None = None) -> dict[str, Any] |
         >>> a == fingerprint("def f(img):\\n    out = img+1\\n    return out")
         True
     """
-    if not source:
+    if not source or len(source) > MAX_SOURCE_CHARS:
         return None
-    normalized = normalized_dump(source, name)
+    try:
+        normalized = normalized_dump(source, name)
+    except (RecursionError, MemoryError):  # pathological nesting: no fingerprint, never a grader error
+        return None
     if normalized is None:
         return None
     dump, nodes = normalized

@@ -67,6 +67,13 @@ def test_unparsable_or_missing_function_gives_none() -> None:
     assert fingerprint(None) is None
 
 
+def test_hostile_sources_give_none_instead_of_raising() -> None:
+    """Do deep nesting and huge sources give no fingerprint rather than a grader error?"""
+    deep = "def f(x):\n    return " + "-" * 100_000 + "x"
+    assert fingerprint(deep, "f") is None
+    assert fingerprint("def f(x):\n    return x\n" + "#" * 300_000, "f") is None
+
+
 def _sizes(nb: nbformat.NotebookNode, notebook: str) -> dict[str, int]:
     functions = [c.function for c in checks_for(notebook)]
     chunks, _ = extract_student_code(nb, functions)
