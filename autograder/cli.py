@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder grade|nbgrader-import|gradescope|references|release|demo``."""
+"""Command line: ``python -m autograder grade|report|nbgrader-import|gradescope|references|release|demo``."""
 
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ def _grade(args: argparse.Namespace) -> int:
     print(grade_table(run.results))
     print(
         f"\n{run.graded} graded, {run.skipped} already graded (use --force to regrade), "
-        f"{run.seconds:.1f} s. Reports in {args.out}/ (gradebook.csv, feedback/, gradescope/, results/)."
+        f"{run.seconds:.1f} s. Reports in {args.out}/ (report.html, gradebook.csv, feedback/, gradescope/, "
+        "results/)."
     )
     if failed:
         print(
@@ -99,6 +100,16 @@ def _nbgrader_import(args: argparse.Namespace) -> int:
     )
     print(report.summary())
     return 1 if report.skipped else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from autograder.class_report import rebuild_report
+
+    paths, unreadable = rebuild_report(Path(args.out))
+    for name in unreadable:
+        print(f"warning: skipped {name}: not a readable result file", file=sys.stderr)
+    print(f"wrote {paths['html']} and {paths['csv']}")
+    return 0
 
 
 def _references(args: argparse.Namespace) -> int:
@@ -190,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     nbi.add_argument("--db", default=None, help="gradebook URL (default sqlite:///COURSE/gradebook.db)")
     nbi.add_argument("--create-students", action="store_true", help="add students the gradebook lacks")
     nbi.set_defaults(func=_nbgrader_import)
+
+    report = sub.add_parser("report", help="rebuild the class report (report.html/.csv) without regrading")
+    report.add_argument("out", help="the --out folder of a grade run (holds results/)")
+    report.set_defaults(func=_report)
 
     refs = sub.add_parser("references", help="build reference outputs from the solution notebooks")
     refs.add_argument("--hidden", action="store_true", help="hidden references (needs --seed and --out)")

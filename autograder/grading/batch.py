@@ -4,7 +4,8 @@ Pipeline per submission (plain data between the steps):
 :func:`~autograder.grading.submission.discover_submissions` ->
 :func:`~autograder.grading.notebook.grade_notebook` (student code runs only in a sandbox) ->
 ``OUT/results/<student>__<assignment>.json`` (atomic) -> reports
-(:func:`~autograder.grading.reports.write_reports`).
+(:func:`~autograder.grading.reports.write_reports`), the run's settings (``run.json``) and the
+instructors' class report (``report.html``, ``report.csv``; :mod:`autograder.class_report`).
 
 A killed run loses nothing already graded and a rerun skips it (unless ``force``); results the
 grader itself failed to produce (``grader_error``) are graded again. References are loaded, and so
@@ -13,6 +14,7 @@ verified, once in this process before anything starts: a stale file stops the ru
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -79,6 +81,7 @@ def _grade_job(job: _Job) -> tuple[str, float]:
         result = grade_notebook(job.submission, refs, job.settings)
     except Exception as exc:  # the grader's failure, for this submission alone: recorded, retried on rerun
         result = _grader_failure(job.submission, exc)
+    result.seconds = round(time.perf_counter() - start, 4)
     write_atomic(job.out_json, result.to_json())
     return str(job.out_json), time.perf_counter() - start
 
@@ -178,6 +181,7 @@ def grade_path(
         autograder.isolation.availability.UnisolatedError: hidden references, no isolation
             available here, and not ``settings.allow_unisolated``.
     """
+    from autograder.class_report import run_info, write_class_report
     from autograder.grading.reports import write_reports
 
     Sandbox.warm()  # the student-process template imports torch while this process gets ready
@@ -185,7 +189,7 @@ def grade_path(
     out_dir = Path(out_dir)
     results_dir = out_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    _references(settings.reference_set, settings.references_path)  # fails early: missing or stale
+    refs = _references(settings.reference_set, settings.references_path)  # fails early: missing or stale
     isolation = check_isolation(settings.reference_set, settings.allow_unisolated)  # or refuses
     # every submission, and the output, stay out of every student process; so do the private parts of
     # an nbgrader course being graded (source notebooks, gradebook, classmates' autograded notebooks)
@@ -207,6 +211,9 @@ def grade_path(
             on_result(SubmissionResult.from_json(Path(out_json).read_text(encoding="utf-8")))
     results = [SubmissionResult.from_json(p.read_text(encoding="utf-8")) for p in outputs if p.exists()]
     write_reports(results, out_dir)
+    info = run_info(results, settings.limits, settings.reference_set, refs, workers)
+    write_atomic(out_dir / "run.json", json.dumps(info, indent=2))
+    write_class_report(out_dir, results, info)
     return GradeRun(
         results, graded=len(jobs), skipped=len(submissions) - len(jobs), seconds=time.perf_counter() - start
     )

@@ -78,4 +78,6 @@ def grade_function(
         hint=verdict.hint,
         rel_error=verdict.rel_error,
         threshold=verdict.threshold,
+        mistake=verdict.mistake,
+        seconds=outcome.seconds,
     )

@@ -13,6 +13,7 @@ from functools import lru_cache
 import torch
 
 from autograder.checks import CHECKS
+from autograder.class_report.similarity import fingerprint
 from autograder.course import FUNCTIONS, NOTEBOOKS
 from autograder.grading.extraction import extract_student_code, function_source
 from autograder.grading.function import grade_function
@@ -88,6 +89,7 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
     with sandbox:
         result.problems.extend(sandbox.setup_problems)
         result.isolation = isolation_of(sandbox.protections)
+        result.protections = dict(sandbox.protections)
         if sandbox.grader_error:
             result.grader_error = sandbox.grader_error
         elif (
@@ -111,4 +113,6 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
                 )
             )
     result.score = round(min(sum(c.points for c in result.checks), result.max_score), 4)
+    sources = {f: function_source(chunks, f) for f in functions}
+    result.fingerprints = {f: fp for f, src in sources.items() if (fp := fingerprint(src, f)) is not None}
     return result

@@ -25,6 +25,8 @@ class CheckResult:
         hint: what to look at to fix it (empty when passed).
         rel_error: measured relative error, when values were compared.
         threshold: the largest relative error accepted, when values were compared.
+        mistake: id of the known mistake the output matched (empty when none).
+        seconds: wall-clock time of the student's call (``None`` in results from older versions).
     """
 
     function: str
@@ -36,6 +38,8 @@ class CheckResult:
     hint: str = ""
     rel_error: float | None = None
     threshold: float | None = None
+    mistake: str = ""
+    seconds: float | None = None
 
 
 @dataclass
@@ -52,6 +56,10 @@ class SubmissionResult:
         source: the submitted file the result is for.
         grader_error: non-empty when the grader itself failed (e.g. the student-process template did
             not start): the score means nothing, and a rerun grades the submission again.
+        seconds: wall-clock time of grading it (``None`` in results from older versions).
+        protections: the sandbox protections that were active (see ``Sandbox.protections``).
+        fingerprints: per graded function, its AST fingerprint for the class report's similarity
+            section (:func:`autograder.class_report.similarity.fingerprint`); never shown to students.
         isolation: how the student code was isolated: ``"root"``, ``"user namespace"`` or
             ``"none"`` (graded unisolated, accepted with ``--allow-unisolated``); empty if unknown.
     """
@@ -65,6 +73,9 @@ class SubmissionResult:
     source: str = ""
     grader_error: str = ""
     isolation: str = ""
+    seconds: float | None = None
+    protections: dict[str, str] = field(default_factory=dict)
+    fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Serialize to strict JSON (a non-finite number, e.g. an infinite rel_error, becomes ``null``)."""

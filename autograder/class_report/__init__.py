@@ -1,0 +1,27 @@
+"""The instructors' class report: where the class struggled, at a glance (``OUT/report.html`` and ``.csv``).
+
+Modules: :mod:`~autograder.class_report.stats` (the numbers, from result files),
+:mod:`~autograder.class_report.similarity` (AST fingerprints of graded functions),
+:mod:`~autograder.class_report.figures` (matplotlib charts as embedded PNG) and
+:mod:`~autograder.class_report.page` (the self-contained HTML page and the CSV).
+"""
+
+from autograder.class_report.page import (
+    class_report_csv,
+    class_report_html,
+    load_results,
+    rebuild_report,
+    run_info,
+    solution_fingerprints,
+    write_class_report,
+)
+
+__all__ = [
+    "class_report_csv",
+    "class_report_html",
+    "load_results",
+    "rebuild_report",
+    "run_info",
+    "solution_fingerprints",
+    "write_class_report",
+]

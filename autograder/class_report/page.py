@@ -1,0 +1,477 @@
+"""The instructors' class report: ``OUT/report.html`` (self-contained) and ``OUT/report.csv``.
+
+Written by :func:`autograder.grading.grade_path` after every batch, and rebuilt from ``OUT/results/``
+and ``OUT/run.json`` alone by ``python -m autograder report OUT`` (:func:`rebuild_report`). The
+numbers come from :func:`autograder.class_report.stats.class_stats` and the figures from
+:mod:`autograder.class_report.figures` (embedded as base64 PNG); this module lays them out (inline CSS, no
+scripts, nothing fetched: it opens offline from a file) and writes them. Every text that comes
+from a submission (names, messages, hints) is escaped with :func:`html.escape`. The report names
+students, so it belongs in ``OUT`` only: it is never copied into feedback, Gradescope output or
+anything else students see.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+import os
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from autograder.class_report.figures import points_figure, time_figure
+from autograder.class_report.similarity import MIN_NODES
+from autograder.class_report.stats import (
+    AssignmentStats,
+    ClassStats,
+    FunctionStats,
+    class_stats,
+    normalize_message,
+    summary,
+)
+from autograder.grading.results import STATUSES, SubmissionResult
+
+__all__ = [
+    "class_report_csv",
+    "class_report_html",
+    "load_results",
+    "rebuild_report",
+    "run_info",
+    "solution_fingerprints",
+    "write_class_report",
+]
+
+_STATUS_LABEL = {
+    "passed": "pass",
+    "partial": "partial",
+    "failed": "fail",
+    "not_implemented": "not impl.",
+    "error": "error",
+    "timeout": "timeout",
+    "memory": "memory",
+    "crashed": "crashed",
+    "missing": "missing",
+}
+_STATUS_COLOR = {
+    "passed": "#2e7d32",
+    "partial": "#f9a825",
+    "failed": "#c62828",
+    "not_implemented": "#9e9e9e",
+    "error": "#6a1b9a",
+    "timeout": "#1565c0",
+    "memory": "#00838f",
+    "crashed": "#4e342e",
+    "missing": "#616161",
+}
+#: Rows shown per function in the message table (the CSV has all of them).
+_MESSAGES_SHOWN = 8
+#: Student names shown per similarity cluster in the HTML (the CSV has all of them).
+_NAMES_SHOWN = 40
+
+
+# ----------------------------------------------------------------------------------- run settings
+def solution_fingerprints(solutions_dir: Path | None = None) -> dict[str, str]:
+    """Digest of each graded function of the course solutions (empty where they cannot be read)."""
+    import nbformat
+
+    from autograder.class_report.similarity import fingerprint
+    from autograder.course import NOTEBOOKS
+    from autograder.grading.extraction import extract_student_code, function_source
+    from autograder.settings import SOLUTIONS_DIR
+
+    digests: dict[str, str] = {}
+    for name in NOTEBOOKS:
+        path = Path(solutions_dir or SOLUTIONS_DIR) / f"{name}.ipynb"
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except (OSError, ValueError):
+            continue
+        functions = NOTEBOOKS[name].function_names
+        chunks, _ = extract_student_code(nb, functions)
+        for function in functions:
+            fp = fingerprint(function_source(chunks, function), function)
+            if fp is not None:
+                digests[function] = str(fp["digest"])
+    return digests
+
+
+def run_info(
+    results: Sequence[SubmissionResult], limits: Any, reference_set: str, references: Any, workers: int
+) -> dict[str, Any]:
+    """The run's settings as plain data (written to ``OUT/run.json`` by the grader).
+
+    Args:
+        results: the batch's results (their sandbox protections are summarized: one value per
+            protection, normalized with "(varies)" where sandboxes differ, e.g. the uid).
+        limits: the :class:`autograder.settings.Limits` used.
+        reference_set: ``"public"`` or ``"hidden"``.
+        references: the loaded :class:`autograder.references.References`; the hidden seed is never
+            written, only a digest of the check inputs it produced (equal digests: same inputs).
+        workers: parallel workers.
+    """
+    digest = hashlib.sha256()
+    for function in sorted(references.entries):
+        digest.update(f"{function}:{references.entries[function]['digest']};".encode())
+    values: dict[str, Counter[str]] = {}
+    for result in results:
+        for key, value in result.protections.items():
+            values.setdefault(key, Counter())[value] += 1
+    # one line per protection; values that differ between sandboxes (the uid) are shown normalized
+    protections = {
+        key: seen.most_common(1)[0][0]
+        if len(seen) == 1
+        else f"{normalize_message(next(iter(seen)))} (varies)"
+        for key, seen in sorted(values.items())
+    }
+    return {
+        "written": datetime.now(UTC).isoformat(timespec="seconds"),
+        "reference_set": reference_set,
+        "seed": references.seed if reference_set == "public" else None,
+        "seed_digest": digest.hexdigest()[:16],
+        "references": {k: str(v) for k, v in dict(references.meta).items()},
+        "limits": asdict(limits),
+        "workers": workers,
+        "protections": protections,
+        "solution_fingerprints": solution_fingerprints(),
+    }
+
+
+def _img(data: str, alt: str) -> str:
+    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
+
+
+# ----------------------------------------------------------------------------------- HTML
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#222;max-width:72em;
+margin:1.5em auto;padding:0 1em;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.1em}
+h2{border-bottom:2px solid #3949ab;padding-bottom:.15em;margin-top:1.6em}
+h3{margin-bottom:.3em}.sub{color:#666;margin-top:0}
+.cards{display:flex;gap:.8em;flex-wrap:wrap;margin:1em 0}
+.card{background:#f3f4fb;border-radius:8px;padding:.6em 1.1em;min-width:8em}
+.card b{display:block;font-size:1.7em}.card.bad b{color:#c62828}.card.warn b{color:#ef6c00}
+table{border-collapse:collapse;margin:.4em 0 1em;font-size:.92em}
+th,td{border-bottom:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}
+th{background:#eef0f8}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.zero{color:#bbb}.bar{display:inline-block;height:.7em;background:#c62828;border-radius:2px;margin-right:.4em}
+.hint{color:#444;font-size:.9em}code{background:#f4f4f4;padding:0 .2em;border-radius:3px}
+.note{background:#fff8e1;border-left:4px solid #f9a825;padding:.5em .9em;margin:.6em 0}
+.ok{color:#2e7d32}.muted{color:#888}img{max-width:100%}
+details summary{cursor:pointer;color:#3949ab}
+"""
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: float | None, fmt: str = "{:.3g}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def _summary_section(stats: ClassStats) -> str:
+    cards = [
+        ("found", stats.found, ""),
+        ("graded", stats.graded, ""),
+        ("not graded (grader error)", stats.not_graded, "bad" if stats.not_graded else ""),
+        ("unreadable", stats.unreadable, "warn" if stats.unreadable else ""),
+    ]
+    out = ["<h2>Summary</h2><div class='cards'>"]
+    out += [f"<div class='card {cls}'><b>{n}</b>{_esc(label)}</div>" for label, n, cls in cards]
+    out.append("</div>")
+    for title, reasons in (("Unreadable", stats.unreadable_reasons), ("Not graded", stats.grader_errors)):
+        if reasons:
+            rows = "".join(f"<tr><td>{_esc(r)}</td><td class='n'>{c}</td></tr>" for r, c in reasons.items())
+            out.append(
+                f"<h3>{title}: reasons</h3><table><tr><th>reason</th><th>count</th></tr>{rows}</table>"
+            )
+    out.append(
+        "<table><tr><th>assignment</th><th>found</th><th>graded</th><th>mean</th><th>median</th>"
+        "<th>min</th><th>max</th><th>out of</th></tr>"
+    )
+    for a in stats.assignments:
+        s = summary(a.totals)
+        out.append(
+            f"<tr><td>{_esc(a.assignment)}</td><td class='n'>{a.found}</td><td class='n'>{a.graded}</td>"
+            + "".join(f"<td class='n'>{_num(v, '{:.2f}')}</td>" for v in (s.mean, s.median, s.min, s.max))
+            + f"<td class='n'>{a.max_score:g}</td></tr>"
+        )
+    out.append("</table>")
+    out.append(_run_table(stats.run))
+    return "".join(out)
+
+
+def _plain(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
+def _run_table(run: dict[str, Any]) -> str:
+    if not run:
+        return "<p class='muted'>Run settings unknown (no run.json in the output folder).</p>"
+    refs = run.get("reference_set", "?")
+    seed = f"seed {run['seed']}" if run.get("seed") is not None else "seed not shown"
+    limits = run.get("limits", {})
+    protections = run.get("protections", {})
+    rows = [
+        ("reference set", f"{refs} ({seed}; inputs digest {run.get('seed_digest', '?')})"),
+        ("built with", ", ".join(f"{k} {v}" for k, v in run.get("references", {}).items() if k != "built")),
+        ("limits", ", ".join(f"{k.replace('_', ' ')} {_plain(v)}" for k, v in limits.items())),
+        ("graded", f"{run.get('written', '?')} with {run.get('workers', '?')} worker(s)"),
+    ]
+    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
+    if protections:
+        detail = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in protections.items())
+        names = ", ".join(_esc(k) for k in protections)
+        body += (
+            f"<tr><th>isolation</th><td><details><summary>{len(protections)} protections active: {names}"
+            f"</summary><table>{detail}</table></details></td></tr>"
+        )
+    else:
+        body += "<tr><th>isolation</th><td>unknown</td></tr>"
+    return f"<h3>Run</h3><table>{body}</table>"
+
+
+def _mistakes_section(a: AssignmentStats) -> str:
+    out = [
+        "<h3>Most frequent mistakes</h3><p class='sub'>Known classic mistakes recognised by the checks, "
+        f"as a share of the {a.graded} graded submissions, with the hint those students received.</p>"
+    ]
+    rows = [(f, m) for f in a.functions for m in f.mistakes]
+    if not rows:
+        return out[0] + "<p class='ok'>No known mistake was detected.</p>"
+    out.append(
+        "<table><tr><th>function</th><th>mistake</th><th>students</th><th>% of class</th><th>hint</th></tr>"
+    )
+    for f, m in sorted(rows, key=lambda fm: (-fm[1].count, fm[0].function, fm[1].mistake)):
+        bar = f"<span class='bar' style='width:{min(m.percent, 100) * 1.2:.0f}px'></span>"
+        out.append(
+            f"<tr><td><code>{_esc(f.function)}</code></td><td><b>{_esc(m.mistake)}</b></td>"
+            f"<td class='n'>{m.count}</td><td class='n'>{bar}{m.percent:.0f}%</td>"
+            f"<td class='hint'>{_esc(m.hint)}</td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def _messages_section(a: AssignmentStats) -> str:
+    out = [
+        "<h3>Most frequent messages</h3><p class='sub'>Errors, timeouts and failures that match no known "
+        "mistake, normalized (numbers shown as N).</p>"
+    ]
+    rows = [(f, m) for f in a.functions for m in f.messages[:_MESSAGES_SHOWN]]
+    if not rows:
+        return out[0] + "<p class='ok'>None.</p>"
+    out.append("<table><tr><th>function</th><th>message</th><th>students</th><th>% of class</th></tr>")
+    for f, m in rows:
+        out.append(
+            f"<tr><td><code>{_esc(f.function)}</code></td><td><code>{_esc(m.message)}</code></td>"
+            f"<td class='n'>{m.count}</td><td class='n'>{m.percent:.0f}%</td></tr>"
+        )
+    out.append("</table>")
+    hidden = sum(max(0, len(f.messages) - _MESSAGES_SHOWN) for f in a.functions)
+    if hidden:
+        out.append(f"<p class='muted'>{hidden} rarer message(s) are in report.csv.</p>")
+    return "".join(out)
+
+
+def _functions_section(a: AssignmentStats) -> str:
+    head = "".join(f"<th>{_esc(_STATUS_LABEL[s])}</th>" for s in STATUSES)
+    out = [
+        "<h3>Per function</h3><table><tr><th>function</th><th>mean points</th>"
+        f"{head}<th>median rel_error of failures</th><th>threshold</th></tr>"
+    ]
+    for f in a.functions:
+        cells = "".join(
+            f"<td class='n{' zero' if not f.statuses.get(s) else ''}'"
+            f"{' style=color:' + _STATUS_COLOR[s] if f.statuses.get(s) else ''}>{f.statuses.get(s, 0)}</td>"
+            for s in STATUSES
+        )
+        mean = statistics.fmean(f.points) if f.points else None
+        out.append(
+            f"<tr><td><code>{_esc(f.function)}</code></td><td class='n'>{_num(mean, '{:.2f}')} / "
+            f"{f.max_points:g}</td>{cells}<td class='n'>{_num(f.median_failed_rel_error, '{:.1e}')}</td>"
+            f"<td class='n'>{_num(f.threshold, '{:.0e}')}</td></tr>"
+        )
+    out.append("</table>")
+    out.append(_img(points_figure(a), f"points per function, {a.assignment}"))
+    return "".join(out)
+
+
+def _time_section(a: AssignmentStats) -> str:
+    rows = []
+    for f in a.functions:
+        if f.seconds:
+            s = sorted(f.seconds)
+            p90 = s[min(len(s) - 1, int(0.9 * len(s)))]
+            rows.append(
+                f"<tr><td><code>{_esc(f.function)}</code></td><td class='n'>{statistics.median(s):.3f}</td>"
+                f"<td class='n'>{p90:.3f}</td><td class='n'>{s[-1]:.3f}</td></tr>"
+            )
+    sub = summary(a.submission_seconds)
+    table = (
+        "<table><tr><th>function</th><th>median s</th><th>90th pct s</th><th>max s</th></tr>"
+        + "".join(rows)
+        + f"<tr><td><b>whole submission</b></td><td class='n'>{_num(sub.median, '{:.3f}')}</td><td></td>"
+        f"<td class='n'>{_num(sub.max, '{:.3f}')}</td></tr></table>"
+    )
+    if not rows and not a.submission_seconds:
+        return "<h3>Time</h3><p class='muted'>No timings recorded (results from an older grader).</p>"
+    return "<h3>Time</h3>" + table + _img(time_figure(a), f"time per function, {a.assignment}")
+
+
+def _similarity_section(a: AssignmentStats) -> str:
+    out = [
+        "<h3>Similar submissions</h3><div class='note'>Students whose graded function is <b>identical</b> "
+        "after normalizing formatting, comments, the docstring and local variable names (AST comparison). "
+        f"Only functions of at least {MIN_NODES} AST nodes are compared: shorter ones (one formula, often "
+        "spelled out by the notebook's hints) are identical by necessity. Code that follows the course "
+        "solution closely is expected too. A cluster is a <b>lead to look at, not proof</b> of copying.</div>"
+    ]
+    rows = [(f, c) for f in a.functions for c in f.clusters]
+    if not rows:
+        return "".join(out) + "<p class='ok'>No identical functions above the size cut-off.</p>"
+    out.append("<table><tr><th>function</th><th>students</th><th>size</th><th>who</th></tr>")
+    for f, c in rows:
+        names = ", ".join(_esc(s) for s in c.students[:_NAMES_SHOWN])
+        if len(c.students) > _NAMES_SHOWN:
+            names += f" <span class='muted'>and {len(c.students) - _NAMES_SHOWN} more (report.csv)</span>"
+        note = " <span class='muted'>(same as the course solution)</span>" if c.same_as_solution else ""
+        out.append(
+            f"<tr><td><code>{_esc(f.function)}</code>{note}</td><td class='n'>{len(c.students)}</td>"
+            f"<td class='n'>{c.nodes} nodes</td><td>{names}</td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def class_report_html(stats: ClassStats) -> str:
+    """The report as one self-contained HTML page (inline CSS, embedded PNG figures, no scripts)."""
+    parts = [
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        "<title>Class report</title><style>",
+        _CSS,
+        "</style></head><body><h1>Class report</h1>",
+        "<p class='sub'>For instructors only: it names students. Built from the batch grader's results; "
+        "numbers are also in report.csv.</p>",
+        _summary_section(stats),
+    ]
+    for a in stats.assignments:
+        parts.append(f"<h2>{_esc(a.assignment)}</h2>")
+        if not a.graded:
+            parts.append("<p class='muted'>No graded submission.</p>")
+            continue
+        parts += [_mistakes_section(a), _functions_section(a), _messages_section(a)]
+        parts += [_time_section(a), _similarity_section(a)]
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+# ----------------------------------------------------------------------------------- CSV
+def class_report_csv(stats: ClassStats) -> str:
+    """The report's numbers as CSV rows ``section, assignment, function, item, value``."""
+    buffer = io.StringIO()
+    w = csv.writer(buffer, lineterminator="\n")
+    w.writerow(["section", "assignment", "function", "item", "value"])
+    for item in ("found", "graded", "not_graded", "unreadable"):
+        w.writerow(["summary", "", "", item, getattr(stats, item)])
+    for reason, count in stats.unreadable_reasons.items():
+        w.writerow(["unreadable_reason", "", "", reason, count])
+    for reason, count in stats.grader_errors.items():
+        w.writerow(["grader_error", "", "", reason, count])
+    for a in stats.assignments:
+        name = a.assignment
+        for item in ("found", "graded", "not_graded", "unreadable", "max_score"):
+            w.writerow(["assignment", name, "", item, getattr(a, item)])
+        s = summary(a.totals)
+        for item in ("mean", "median", "min", "max"):
+            w.writerow(["total", name, "", item, _csv_num(getattr(s, item))])
+        sub = summary(a.submission_seconds)
+        w.writerow(["seconds", name, "", "submission_median", _csv_num(sub.median)])
+        w.writerow(["seconds", name, "", "submission_max", _csv_num(sub.max)])
+        for f in a.functions:
+            _function_rows(w, name, f)
+    return buffer.getvalue()
+
+
+def _csv_num(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+def _function_rows(w: Any, assignment: str, f: FunctionStats) -> None:
+    fn = f.function
+    for status in STATUSES:
+        w.writerow(["status", assignment, fn, status, f.statuses.get(status, 0)])
+    for points, count in sorted(Counter(round(p, 4) for p in f.points).items()):
+        w.writerow(["points", assignment, fn, f"{points:g}", count])
+    w.writerow(["rel_error", assignment, fn, "median_of_failures", _csv_num(f.median_failed_rel_error)])
+    w.writerow(["rel_error", assignment, fn, "threshold", _csv_num(f.threshold)])
+    for m in f.mistakes:
+        w.writerow(["mistake", assignment, fn, m.mistake, m.count])
+    for m in f.messages:
+        w.writerow(["message", assignment, fn, m.message, m.count])
+    if f.seconds:
+        w.writerow(["seconds", assignment, fn, "median", _csv_num(statistics.median(f.seconds))])
+        w.writerow(["seconds", assignment, fn, "max", _csv_num(max(f.seconds))])
+    for i, c in enumerate(f.clusters):
+        w.writerow(["similar", assignment, fn, f"cluster {i + 1} ({c.nodes} nodes)", " ".join(c.students)])
+
+
+# ----------------------------------------------------------------------------------- files
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_class_report(
+    out_dir: Path, results: Sequence[SubmissionResult], run: dict[str, Any] | None = None
+) -> dict[str, Path]:
+    """Write ``out_dir/report.html`` and ``out_dir/report.csv`` (atomically); return their paths."""
+    out_dir = Path(out_dir)
+    stats = class_stats(results, run)
+    paths = {"html": out_dir / "report.html", "csv": out_dir / "report.csv"}
+    _write(paths["html"], class_report_html(stats))
+    _write(paths["csv"], class_report_csv(stats))
+    return paths
+
+
+def load_results(out_dir: Path) -> tuple[list[SubmissionResult], list[str]]:
+    """Every readable ``out_dir/results/*.json``, sorted by file name, and the names of unreadable ones.
+
+    Raises:
+        FileNotFoundError: when ``out_dir/results/`` holds no result file.
+    """
+    results_dir = Path(out_dir) / "results"
+    files = sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []
+    if not files:
+        raise FileNotFoundError(
+            f"{results_dir} holds no grading results: give the --out folder of a "
+            "`python -m autograder grade` run (it has results/<student>__<assignment>.json files)."
+        )
+    results, bad = [], []
+    for path in files:
+        try:
+            results.append(SubmissionResult.from_json(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, KeyError):
+            bad.append(path.name)
+    return results, bad
+
+
+def rebuild_report(out_dir: Path) -> tuple[dict[str, Path], list[str]]:
+    """Rebuild the class report from ``out_dir/results/`` and ``out_dir/run.json``, without regrading.
+
+    Returns:
+        The files written and the result files that could not be read (skipped).
+    """
+    results, bad = load_results(out_dir)
+    run_path = Path(out_dir) / "run.json"
+    run = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else {}
+    return write_class_report(Path(out_dir), results, run), bad

@@ -1,0 +1,109 @@
+"""Tests of autograder.class_report.similarity: AST fingerprints and the size cut-off."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from autograder.checks import NOTEBOOKS, checks_for
+from autograder.class_report.similarity import MIN_NODES, fingerprint
+from autograder.grading.extraction import extract_student_code, function_source
+from autograder.mistakes import MISTAKES, apply_mistakes
+from tests.helpers.notebooks import REPO, solution_nb
+
+_GRAM = '''
+def gram_matrix(features, normalize=True):
+    """Docstring."""
+    N, C, H, W = features.shape
+    flat = features.reshape(N, C, H * W)  # flatten
+    gram = torch.bmm(flat, flat.transpose(1, 2))
+    if normalize:
+        gram = gram / (H * W * C)
+    return gram
+'''
+
+_GRAM_DISGUISED = '''
+def gram_matrix(feats, norm=True):
+    """Another docstring, reworded."""
+    n, c, h, w = feats.shape
+
+    f = feats.reshape(n, c, h*w)
+    out = torch.bmm(f, f.transpose(1,2))
+    if norm: out = out / (h * w * c)
+    return out
+'''
+
+
+def test_renaming_formatting_comments_and_docstring_do_not_change_the_fingerprint() -> None:
+    """Is a copy with other local names, spacing, comments and docstring recognized as the same?"""
+    assert fingerprint(_GRAM, "gram_matrix") == fingerprint(_GRAM_DISGUISED, "gram_matrix")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("torch.bmm", "torch.matmul"),  # another function
+        ("transpose(1, 2)", "transpose(2, 1)"),  # another constant
+        ("gram / (H * W * C)", "gram / (H * W)"),  # another expression
+        ("flat.transpose", "features.transpose"),  # another variable in one place
+    ],
+)
+def test_a_change_of_meaning_changes_the_fingerprint(change: tuple[str, str]) -> None:
+    """Do calls, constants, expressions and which variable is used still count?"""
+    assert fingerprint(_GRAM.replace(*change), "gram_matrix") != fingerprint(_GRAM, "gram_matrix")
+
+
+def test_global_names_are_kept() -> None:
+    """Is a read-only global (torch vs np) kept, while locals are renamed?"""
+    a = fingerprint("def f(x):\n    return torch.abs(x)")
+    assert a != fingerprint("def f(x):\n    return np.abs(x)")
+    assert a == fingerprint("def f(img):\n    return torch.abs(img)")
+
+
+def test_unparsable_or_missing_function_gives_none() -> None:
+    """Does broken code give no fingerprint instead of raising?"""
+    assert fingerprint("def f(:\n") is None
+    assert fingerprint("x = 1", "f") is None
+    assert fingerprint(None) is None
+
+
+def test_hostile_sources_give_none_instead_of_raising() -> None:
+    """Do deep nesting and huge sources give no fingerprint rather than a grader error?"""
+    deep = "def f(x):\n    return " + "-" * 100_000 + "x"
+    assert fingerprint(deep, "f") is None
+    assert fingerprint("def f(x):\n    return x\n" + "#" * 300_000, "f") is None
+
+
+def _sizes(nb: nbformat.NotebookNode, notebook: str) -> dict[str, int]:
+    functions = [c.function for c in checks_for(notebook)]
+    chunks, _ = extract_student_code(nb, functions)
+    return {f: fingerprint(function_source(chunks, f), f)["nodes"] for f in functions}
+
+
+def test_cut_off_matches_the_measurements_it_was_chosen_from() -> None:
+    """Are the short solutions below MIN_NODES and the two long ones above, as its comment says?"""
+    sizes = {f: n for name in NOTEBOOKS for f, n in _sizes(solution_nb(name), name).items()}
+    short = {"content_loss", "style_loss", "class_visualization_update_step", "gram_matrix"}
+    short |= {"compute_saliency_maps"}
+    assert {f for f, n in sizes.items() if n < MIN_NODES} == short, sizes
+    assert {f for f, n in sizes.items() if n >= MIN_NODES} == {"tv_loss", "make_fooling_image"}, sizes
+    stubs = {
+        f: n
+        for name in NOTEBOOKS
+        for f, n in _sizes(nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4), name).items()
+    }
+    assert max(stubs.values()) < MIN_NODES, stubs
+
+
+def test_classic_mistakes_change_the_fingerprint() -> None:
+    """Does each classic-mistake edit give a fingerprint other than the solution's?"""
+    for mistake in MISTAKES:
+        solution = solution_nb(mistake.notebook)
+        edited = apply_mistakes(solution, [mistake])
+        before = _sizes(solution, mistake.notebook)
+        chunks_a, _ = extract_student_code(solution, [mistake.function])
+        chunks_b, _ = extract_student_code(edited, [mistake.function])
+        a = fingerprint(function_source(chunks_a, mistake.function), mistake.function)
+        b = fingerprint(function_source(chunks_b, mistake.function), mistake.function)
+        assert a != b, mistake.name
+        assert before[mistake.function] == a["nodes"]
