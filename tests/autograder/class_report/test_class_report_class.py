@@ -23,7 +23,7 @@ from autograder.grading.batch import grade_path
 from autograder.settings import GradingSettings, Limits
 from tests.autograder.class_report.synthetic_class import NV, ST, Student, build_class, synthetic_class
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.linux]
 
 
 @pytest.fixture(scope="module")
