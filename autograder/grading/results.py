@@ -7,7 +7,20 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["CheckResult", "SubmissionResult"]
+__all__ = ["STATUSES", "CheckResult", "SubmissionResult"]
+
+#: Every status a check can end in, in report order.
+STATUSES = (
+    "passed",
+    "partial",
+    "failed",
+    "not_implemented",
+    "error",
+    "timeout",
+    "memory",
+    "crashed",
+    "missing",
+)
 
 
 @dataclass
@@ -19,8 +32,7 @@ class CheckResult:
         check: short name of the check, e.g. ``"values"``.
         points: points earned.
         max_points: points available.
-        status: ``"passed"``, ``"partial"``, ``"failed"``, ``"not_implemented"``, or how the call
-            ended: ``"error"``, ``"timeout"``, ``"memory"``, ``"crashed"``, ``"missing"``.
+        status: one of :data:`STATUSES`.
         message: what was found, in plain language.
         hint: what to look at to fix it (empty when passed).
         rel_error: measured relative error, when values were compared.
