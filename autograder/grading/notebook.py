@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 
 import torch
@@ -51,7 +52,10 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
 
     Returns:
         The result; never raises for anything in the submission (problems are recorded in it).
+        Functions not yet called when ``settings.caps.notebook_seconds`` have passed are not run
+        and get status ``timeout``.
     """
+    deadline = time.monotonic() + settings.caps.notebook_seconds
     functions = assignment_functions(submission.assignment)
     result = SubmissionResult(
         student=submission.student,
@@ -82,6 +86,9 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
         if sandbox.grader_error:
             result.grader_error = sandbox.grader_error
         for function in functions:
+            if time.monotonic() > deadline:
+                result.checks.append(_out_of_time(function, settings))
+                continue
             outcome = sandbox.run(function, refs.calls[function])
             result.checks.append(
                 grade_function(
@@ -95,3 +102,16 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
             )
     result.score = round(min(sum(c.points for c in result.checks), result.max_score), 4)
     return result
+
+
+def _out_of_time(function: str, settings: GradingSettings) -> CheckResult:
+    seconds = settings.caps.notebook_seconds
+    return CheckResult(
+        function,
+        settings.reference_set,
+        0.0,
+        FUNCTIONS[function].points,
+        "timeout",
+        f"{function} was not run: grading this notebook took more than {seconds:g} s in all "
+        "(its code, or its earlier functions, are far too slow)",
+    )

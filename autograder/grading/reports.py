@@ -10,7 +10,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,19 +73,26 @@ def gradebook_csv(results: Sequence[SubmissionResult]) -> str:
     """One row per student, one column per graded function (points), then total and maximum.
 
     A student with both notebooks gets one row; functions of a notebook not submitted are empty.
-    A notebook the grader failed on (``grader_error``) makes the total :data:`NOT_GRADED`.
+    A notebook the grader failed on (``grader_error``) makes the total :data:`NOT_GRADED`. One
+    result counts per (student, assignment) (the last given), each function's points and each
+    notebook's score are clamped to their maximum: no row can exceed ``max_total``.
     """
     functions = list(FUNCTIONS)
+    unique = {(r.student, r.assignment): r for r in results}
     rows: dict[str, dict[str, Any]] = {}
-    for result in results:
+    for result in unique.values():
         row = rows.setdefault(result.student, {"student": result.student, "total": 0.0, "max_total": 0.0})
         row["max_total"] += result.max_score
         if result.grader_error or isinstance(row["total"], str):
             row["total"] = NOT_GRADED  # never a number that could be uploaded as the student's grade
             continue
-        row["total"] += result.score
+        row["total"] += min(max(result.score, 0.0), result.max_score)
         for check in result.checks:
-            row[check.function] = row.get(check.function, 0.0) + check.points
+            if check.function in FUNCTIONS:
+                points = min(max(check.points, 0.0), check.max_points)
+                row[check.function] = min(
+                    row.get(check.function, 0.0) + points, FUNCTIONS[check.function].points
+                )
     buffer = io.StringIO()
     writer = csv.DictWriter(
         buffer, fieldnames=["student", *functions, "total", "max_total"], lineterminator="\n"
@@ -186,7 +193,7 @@ def gradescope_results(results: Sequence[SubmissionResult]) -> dict[str, Any]:
     problems = [_grader_error_note(r) for r in results if r.grader_error]
     problems += [p for r in results for p in r.problems]
     return {
-        "score": round(sum(r.score for r in results), 4),
+        "score": round(sum(min(max(r.score, 0.0), r.max_score) for r in results), 4),
         "output": "\n".join(problems) if problems else "Graded by the course autograder.",
         "visibility": "after_published",
         "stdout_visibility": "hidden",
@@ -238,22 +245,54 @@ def write_reports(results: Sequence[SubmissionResult], out_dir: Path) -> dict[st
     ``gradebook.csv``, ``feedback/<student>__<assignment>.md`` and ``.html``,
     ``gradescope/<student>.json``.
 
+    A writer that fails for one result costs that file only: the failure is listed in
+    ``report-errors.txt`` (removed when there are none) and every other file, the gradebook
+    included, is still written.
+
     Returns:
         The summary files written, by kind.
     """
     out_dir = Path(out_dir)
+    errors: list[str] = []
+
+    def attempt(what: str, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except Exception as exc:  # one report's failure must not cost the others
+            errors.append(f"{what}: {type(exc).__name__}: {exc}")
+
     for result in results:
         stem = _stem(result)
-        write_atomic(out_dir / "feedback" / f"{stem}.md", feedback_markdown(result))
-        write_atomic(out_dir / "feedback" / f"{stem}.html", feedback_html(result))
+        for suffix, render in ((".md", feedback_markdown), (".html", feedback_html)):
+            path = out_dir / "feedback" / f"{stem}{suffix}"
+            attempt(str(path), lambda p=path, r=render, res=result: write_atomic(p, r(res)))
     by_student: dict[str, list[SubmissionResult]] = {}
     for result in results:
         by_student.setdefault(result.student, []).append(result)
     for student, student_results in by_student.items():
-        write_atomic(
-            out_dir / "gradescope" / f"{escape_name(student)}.json",
-            json.dumps(gradescope_results(student_results), indent=2),
+        path = out_dir / "gradescope" / f"{escape_name(student)}.json"
+        attempt(
+            str(path),
+            lambda p=path, rs=student_results: write_atomic(p, json.dumps(gradescope_results(rs), indent=2)),
         )
     gradebook = out_dir / "gradebook.csv"
-    write_atomic(gradebook, gradebook_csv(results))
+    try:
+        text = gradebook_csv(results)
+    except Exception as exc:  # a row that cannot be written: write the others, name the failure
+        errors.append(f"{gradebook}: {type(exc).__name__}: {exc}")
+        text = gradebook_csv([r for r in results if _gradebook_ok(r)])
+    write_atomic(gradebook, text)
+    log = out_dir / "report-errors.txt"
+    if errors:
+        write_atomic(log, "\n".join(errors) + "\n")
+    else:
+        log.unlink(missing_ok=True)
     return {"gradebook": gradebook, "feedback": out_dir / "feedback", "gradescope": out_dir / "gradescope"}
+
+
+def _gradebook_ok(result: SubmissionResult) -> bool:
+    try:
+        gradebook_csv([result])
+    except Exception:
+        return False
+    return True

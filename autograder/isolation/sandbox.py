@@ -163,18 +163,34 @@ class Sandbox:
             else:
                 self._lease = lease_uid()
                 self.uid = self._lease.uid
+        # Private to this submission: the grader's user and (as root) the student's own group
+        # only, even under a shared TMPDIR outside /tmp, where other students' processes could look.
         self._root = Path(tempfile.mkdtemp(prefix="autograder-sandbox-"))
-        self._root.chmod(0o755)
         for name in ("in", "home", "out"):
-            (self._root / name).mkdir()
-        (self._root / "in").chmod(0o755)
-        if self.uid is not None:  # the student owns its home; out/ holds only files the grader made
+            (self._root / name).mkdir(mode=0o700)
+        code = NotebookCode(chunks=[Chunk(c.label, c.code, c.first_line) for c in self.chunks])
+        chunks = self._root / "in" / "chunks.json"
+        chunks.write_bytes(encode(code))
+        # the student reads in/, owns home/; out/ holds only files the grader made (no listing)
+        for path, mode in (
+            (self._root, 0o750),
+            (self._root / "in", 0o750),
+            (chunks, 0o640),
+            (self._root / "out", 0o710),
+        ):
+            self._share_with_student(path, mode)
+        if self.uid is not None:
             os.chown(self._root / "home", self.uid, self.uid)
         (self._root / "home").chmod(0o700)
-        (self._root / "out").chmod(0o711 if self.uid is not None else 0o700)
-        code = NotebookCode(chunks=[Chunk(c.label, c.code, c.first_line) for c in self.chunks])
-        (self._root / "in" / "chunks.json").write_bytes(encode(code))
         self._start()
+
+    def _share_with_student(self, path: Path, mode: int) -> None:
+        """Give ``path`` to the student's group with ``mode`` (as root); private (no group) otherwise."""
+        if self.uid is not None:
+            os.chown(path, -1, self.uid)
+            path.chmod(mode)
+        else:
+            path.chmod(mode & 0o700)
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
@@ -332,7 +348,7 @@ class Sandbox:
                 "capture": list(call.capture_args),
             }
             torch.save(payload, inputs)
-            inputs.chmod(0o644)
+            self._share_with_student(inputs, 0o640)
             for path in (result, output):
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 if self.uid is not None:

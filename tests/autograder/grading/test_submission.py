@@ -27,7 +27,7 @@ def test_nbgrader_layout(tmp_path: Path) -> None:
         tmp_path / "submitted" / "alice" / "NetworkVisualization" / "NetworkVisualization.ipynb", "x = 1"
     )
     write_nb(tmp_path / "submitted" / "bob" / "StyleTransfer" / "StyleTransfer.ipynb", "x = 1")
-    subs = discover_submissions(tmp_path, tmp_path / "work")
+    subs = discover_submissions(tmp_path)
     assert [(s.student, s.assignment) for s in subs] == [
         ("alice", "NetworkVisualization"),
         ("bob", "StyleTransfer"),
@@ -38,13 +38,13 @@ def test_nbgrader_layout(tmp_path: Path) -> None:
 def test_folder_of_notebooks_guesses_assignment(tmp_path: Path) -> None:
     """In a plain folder, is the student the file stem and the assignment guessed from the functions?"""
     write_nb(tmp_path / "carol.ipynb", "def gram_matrix(features, normalize=True):\n    pass")
-    (sub,) = discover_submissions(tmp_path, tmp_path / "work")
+    (sub,) = discover_submissions(tmp_path)
     assert (sub.student, sub.assignment) == ("carol", "StyleTransfer")
     assert any("guessed" in p for p in sub.problems)
 
 
 def test_zip_submission(tmp_path: Path) -> None:
-    """Is a zipped notebook unpacked into the work folder, with the zip's stem as the student?"""
+    """Is a zipped notebook read in memory (nothing unpacked to disk), with the zip's stem as the student?"""
     nb_path = write_nb(tmp_path / "src" / "NetworkVisualization.ipynb", "x = 1")
     archive = tmp_path / "subs" / "dave.zip"
     archive.parent.mkdir()
@@ -52,12 +52,13 @@ def test_zip_submission(tmp_path: Path) -> None:
         z.write(nb_path, "homework/NetworkVisualization.ipynb")
         z.writestr("__MACOSX/._NetworkVisualization.ipynb", "junk")
         z.writestr("../../evil.ipynb", "{}")
-    subs = discover_submissions(archive.parent, tmp_path / "work")
+    subs = discover_submissions(archive.parent)
     assert [(s.student, s.assignment) for s in subs if s.notebook is not None] == [
         ("dave", "NetworkVisualization")
     ]
-    assert all((tmp_path / "work") in s.path.parents for s in subs)
+    assert all(archive in s.path.parents for s in subs)  # names the member inside the zip
     assert not (tmp_path / "evil.ipynb").exists()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(["src", "subs", "dave.zip", "NetworkVisualization.ipynb"])
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,7 @@ def test_broken_files_become_problems(tmp_path: Path, content: bytes, words: str
     """Does each kind of unreadable file give a Submission with a plain problem instead of raising?"""
     path = tmp_path / "NetworkVisualization.ipynb"
     path.write_bytes(content)
-    (sub,) = discover_submissions(path, tmp_path / "work")
+    (sub,) = discover_submissions(path)
     assert sub.notebook is None
     assert sub.assignment == "NetworkVisualization"
     assert any(words in p for p in sub.problems), sub.problems
@@ -87,7 +88,7 @@ def test_zip_without_notebook_and_bad_zip(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "erin.zip", "w") as z:
         z.writestr("notes.txt", "no notebook here")
     (tmp_path / "frank.zip").write_bytes(b"PK\x03\x04 definitely not a zip")
-    subs = discover_submissions(tmp_path, tmp_path / "work")
+    subs = discover_submissions(tmp_path)
     problems = {s.student: s.problems for s in subs}
     assert any("holds no notebook" in p for p in problems["erin"])
     assert any("not a readable zip" in p for p in problems["frank"])
@@ -153,7 +154,7 @@ def test_guess_assignment_none_for_unrelated() -> None:
 def test_missing_path_raises_clearly(tmp_path: Path) -> None:
     """Does a path that does not exist raise an error saying what to give instead?"""
     with pytest.raises(FileNotFoundError, match="give a notebook"):
-        discover_submissions(tmp_path / "nope", tmp_path / "work")
+        discover_submissions(tmp_path / "nope")
 
 
 def test_duplicates_of_one_assignment_grade_the_newest_and_list_the_rest(tmp_path) -> None:
@@ -168,7 +169,7 @@ def test_duplicates_of_one_assignment_grade_the_newest_and_list_the_rest(tmp_pat
     (folder / "StyleTransfer.ipynb").write_text(stub)
     (folder / "StyleTransfer (1).ipynb").write_text(stub)
     os.utime(folder / "StyleTransfer.ipynb", (1, 1))
-    found = discover_submissions(tmp_path, tmp_path / "work")
+    found = discover_submissions(tmp_path)
     assert len(found) == 2
     (kept,) = resolve_duplicates(found)
     assert kept.path.name == "StyleTransfer (1).ipynb"
