@@ -280,7 +280,7 @@ def write_reports(results: Sequence[SubmissionResult], out_dir: Path) -> dict[st
         text = gradebook_csv(results)
     except Exception as exc:  # a row that cannot be written: write the others, name the failure
         errors.append(f"{gradebook}: {type(exc).__name__}: {exc}")
-        text = gradebook_csv([r for r in results if _gradebook_ok(r)])
+        text = gradebook_csv([r if _gradebook_ok(r) else _unwritable(r) for r in results])
     write_atomic(gradebook, text)
     log = out_dir / "report-errors.txt"
     if errors:
@@ -288,6 +288,17 @@ def write_reports(results: Sequence[SubmissionResult], out_dir: Path) -> dict[st
     else:
         log.unlink(missing_ok=True)
     return {"gradebook": gradebook, "feedback": out_dir / "feedback", "gradescope": out_dir / "gradescope"}
+
+
+def _unwritable(result: SubmissionResult) -> SubmissionResult:
+    """A stand-in row for a result the gradebook could not write: not graded, never a number."""
+    return SubmissionResult(
+        student=result.student,
+        assignment=result.assignment,
+        score=0.0,
+        max_score=result.max_score,
+        grader_error="its gradebook row could not be written (see report-errors.txt)",
+    )
 
 
 def _gradebook_ok(result: SubmissionResult) -> bool:

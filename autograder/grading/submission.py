@@ -13,6 +13,7 @@ memory, streamed with a running byte cap: nothing is unpacked to disk. Every cos
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -159,8 +160,12 @@ def read_notebook(
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
-        if os.path.islink(path):
-            return None, [f"{name} is a symbolic link; links are never followed. Submit the file itself."]
+        with contextlib.suppress(OSError):
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                return None, [f"{name} is a symbolic link; links are never followed. Submit the file itself."]
+            if not stat.S_ISREG(mode):  # a socket cannot even be opened
+                return None, [f"{name} is not a regular file ({_file_kind(mode)}). {_RESUBMIT}"]
         return None, [f"{name} could not be read: {exc.strerror or exc}"]
     try:
         info = os.fstat(fd)
