@@ -138,6 +138,7 @@ class Sandbox:
         self._cmd_w: int | None = None
         self._evt_r: int | None = None
         self._buffer = b""
+        self._malformed = False  # the last event awaited was malformed (not missing)
         self._calls = 0
         self._broken: str | None = None  # why the student process cannot be started at all
         self.grader_error: str | None = None  # set when that is the grader's fault, not the notebook's
@@ -249,11 +250,12 @@ class Sandbox:
         setup_out, truncated = read_capped(self._root / "out" / "setup.txt", self.limits.output_bytes, None)
         self.setup_output = setup_out.decode(errors="replace") + ("\n[output truncated]" if truncated else "")
         if ready is None:
-            why = (
-                f"did not finish loading within {self.limits.setup_timeout_s:g} s"
-                if self._proc.running()
-                else f"died while loading ({describe_exit_code(self._proc.returncode)})"
-            )
+            if not self._proc.running():
+                why = f"died while loading ({describe_exit_code(self._proc.returncode)})"
+            elif self._malformed:
+                why = "wrote something that is not a grader message to the grader's event pipe while loading"
+            else:
+                why = f"did not finish loading within {self.limits.setup_timeout_s:g} s"
             self._stop()
             self._broken = f"the notebook's code could not be loaded: the student process {why}"
             tail = self.setup_output.strip().splitlines()[-5:]
@@ -290,6 +292,7 @@ class Sandbox:
         """The next event from the student process if it is one of ``expected``; ``None`` at the
         deadline, on EOF, or for anything malformed or unexpected (student code may write there)."""
         assert self._evt_r is not None
+        self._malformed = False
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -303,9 +306,12 @@ class Sandbox:
             self._buffer += data
             if len(self._buffer) > self.caps.event_bytes:
                 self._buffer = b""
+                self._malformed = True
                 return None
         line, self._buffer = self._buffer.split(b"\n", 1)
-        return decode(line, *expected)
+        event = decode(line, *expected)
+        self._malformed = event is None
+        return event
 
     # -------------------------------------------------------------------- calls
     def run(self, function: str, call: Call) -> CallOutcome:
