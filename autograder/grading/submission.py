@@ -50,7 +50,8 @@ class Submission:
     Attributes:
         student: the student's id: nbgrader folder name, else zip stem, else notebook stem.
         assignment: ``"NetworkVisualization"``, ``"StyleTransfer"``, or ``None`` when unknown.
-        path: the ``.ipynb`` file (inside ``workdir`` for zips; the zip itself when it held none).
+        path: the ``.ipynb`` file; for a zip member, ``<zip>/<member name>`` (a name, not a file on
+            disk); the zip itself when it held none.
         notebook: the notebook as nbformat v4 with outputs removed, ``None`` when unreadable.
         problems: plain-language problems met while reading.
         modified: the file's modification time (seconds since the epoch; a zip member's own

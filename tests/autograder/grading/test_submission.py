@@ -290,3 +290,21 @@ def test_grade_id_of_the_wrong_kind_is_dropped(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     nb, _ = read_notebook(path)
     assert nb is not None and all("grade_id" not in c.metadata["nbgrader"] for c in nb.cells)
+
+
+def test_unreadable_file_is_a_row_with_its_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Does a file the grader may not open (as root nothing is unreadable, so open is made to fail)
+    give a row that says why?"""
+    import os
+
+    path = write_nb(tmp_path / "ann" / "StyleTransfer.ipynb", "x = 1")
+    real_open = os.open
+
+    def denied(file, flags, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
+    (sub,) = discover_submissions(tmp_path)
+    assert sub.notebook is None and any("could not be read: Permission denied" in p for p in sub.problems)
