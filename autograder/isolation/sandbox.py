@@ -197,14 +197,19 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
-        """Stop the student process and everything it started; remove the working directory."""
-        self._stop()
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
-            self._root = None
-        if self._lease is not None:
-            self._lease.release()
-            self._lease = None
+        """Stop the student process and everything it started; remove the working directory; give
+        the uid back. Each step runs even when an earlier one fails."""
+        try:
+            self._stop()
+        finally:
+            try:
+                if self._root is not None:
+                    shutil.rmtree(self._root, ignore_errors=True)
+                    self._root = None
+            finally:
+                if self._lease is not None:
+                    self._lease.release()
+                    self._lease = None
 
     def _fail_to_start(self, exc: Exception) -> None:
         self._broken = self.grader_error = f"the student process could not be started: {exc}"
