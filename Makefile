@@ -47,6 +47,7 @@ bench: install  ## print the timings quoted in the issues (model, notebooks, gra
 	$(PY) bench/bench_style_transfer.py
 	$(PY) bench/bench_grading.py
 	$(PY) bench/bench_report.py
+	$(PY) bench/bench_grader_memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

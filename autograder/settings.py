@@ -27,6 +27,7 @@ __all__ = [
     "SOLUTIONS_DIR",
     "STRICT_ENV",
     "GradingSettings",
+    "InputCaps",
     "Limits",
     "TextCaps",
     "Timeouts",
@@ -139,6 +140,38 @@ class TextCaps:
 
 
 @dataclass(frozen=True)
+class InputCaps:
+    """Caps on what the grader itself reads from a submission, so every input-dependent cost is bounded.
+
+    Each cost of reading, extracting and grading one notebook is linear in its input, and these caps
+    bound the input; an input over a cap is refused (or its part skipped) with a message naming the
+    cap. See docs/grading-safety.md for what each one protects.
+
+    Attributes:
+        notebook_bytes: largest notebook file read, in bytes (outputs included; they are dropped
+            once parsed). The grader's peak memory while reading grows with this.
+        cells: most cells in one notebook; a notebook with more is refused.
+        cell_source_chars: longest source of one code cell, in characters; a longer cell is skipped.
+        zip_bytes: largest zip file opened, in bytes.
+        zip_members: most entries (files and folders) in one zip; a zip with more is refused.
+        zip_notebooks: most notebooks taken from one zip.
+        zip_unpacked_bytes: most bytes unpacked from one zip in total (counted while streaming, so
+            a zip bomb stops at this cap whatever its headers claim).
+        notebook_seconds: grader-side wall-clock budget of one notebook (loading it and every
+            call); functions not yet graded when it runs out get status ``timeout``.
+    """
+
+    notebook_bytes: int = 256 * 2**20
+    cells: int = 5_000
+    cell_source_chars: int = 1_000_000
+    zip_bytes: int = 256 * 2**20
+    zip_members: int = 1_000
+    zip_notebooks: int = 20
+    zip_unpacked_bytes: int = 512 * 2**20
+    notebook_seconds: float = 900.0
+
+
+@dataclass(frozen=True)
 class GradingSettings:
     """What one grading run uses, decided once at the command line (or by a test).
 
@@ -154,6 +187,7 @@ class GradingSettings:
         isolate: isolate student processes (set from the probe: ``False`` where none is available).
         course_roots: course source trees the grader was given, hidden from student code as a whole
             (see :func:`autograder.isolation.hidden.course_roots`).
+        caps: caps on what the grader reads from each submission.
     """
 
     reference_set: str = "hidden"
@@ -163,6 +197,7 @@ class GradingSettings:
     allow_unisolated: bool = False
     isolate: bool = True
     course_roots: tuple[Path, ...] = ()
+    caps: InputCaps = field(default_factory=InputCaps)
 
     def __post_init__(self) -> None:
         if self.reference_set not in ("hidden", "public"):

@@ -138,7 +138,7 @@ def main() -> None:
         refs = load_references("hidden", hidden)
         print(f"cpu cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
         for name in NAMES:
-            (sub,) = discover_submissions(REPO / "solutions" / f"{name}.ipynb", root / "work")
+            (sub,) = discover_submissions(REPO / "solutions" / f"{name}.ipynb")
             grade_notebook(sub, refs, settings)  # warm: template, model
             start = time.perf_counter()
             grade_notebook(sub, refs, settings)

@@ -167,7 +167,7 @@ def gradescope_results(
     for result in results:
         tests += [_test(result, check, visibility) for check in result.checks]
     data: dict[str, Any] = {
-        "score": round(sum(r.score for r in results), 4),
+        "score": round(sum(min(max(r.score, 0.0), r.max_score) for r in results), 4),
         "output": message,
         "output_format": "md",
         "visibility": visibility,

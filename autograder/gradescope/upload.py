@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+
 from autograder.grading.submission import Submission, discover_submissions
 
 __all__ = ["Upload", "select_upload"]
@@ -47,7 +49,7 @@ def _display(sub: Submission, folder: Path, workdir: Path) -> str:
         return str(sub.path.relative_to(folder))
     except ValueError:
         pass
-    if sub.path.is_relative_to(workdir):  # a notebook unpacked from an uploaded zip
+    if not sub.path.is_file():  # a notebook read from an uploaded zip: <zip>/<member>
         for problem in sub.problems:
             if " read from " in problem:
                 return problem.replace(" read from ", " in ")
@@ -79,8 +81,8 @@ def select_upload(folder: Path, workdir: Path, assignments: Sequence[str]) -> tu
             for p in folder.rglob("*")
             if p.is_file() and not any(part in _SKIPPED for part in p.relative_to(folder).parts)
         )
-    unpacked = workdir / "unpacked"
-    found = discover_submissions(folder, unpacked) if upload.files else []
+    unpacked = workdir / "unpacked"  # only names: zips are read in memory
+    found = discover_submissions(folder) if upload.files else []
     candidates: dict[str, list[Submission]] = {a: [] for a in assignments}
     for sub in found:
         if sub.assignment in candidates:
@@ -103,5 +105,8 @@ def select_upload(folder: Path, workdir: Path, assignments: Sequence[str]) -> tu
             f"{upload.graded[assignment]} was graded)"
             for s in others
         ]
-        shutil.copyfile(chosen.path, staged / f"{assignment}.ipynb")
+        if chosen.path.is_file() and chosen.path.suffix.lower() == ".ipynb":
+            shutil.copyfile(chosen.path, staged / f"{assignment}.ipynb")
+        elif chosen.notebook is not None:  # a notebook read from an uploaded zip
+            nbformat.write(chosen.notebook, staged / f"{assignment}.ipynb")
     return upload, staged

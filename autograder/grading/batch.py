@@ -10,14 +10,19 @@ instructors' class report (``report.html``, ``report.csv``; :mod:`autograder.cla
 A killed run loses nothing already graded and a rerun skips it (unless ``force``); results the
 grader itself failed to produce (``grader_error``) are graded again. References are loaded, and so
 verified, once in this process before anything starts: a stale file stops the run at once.
+
+The batch never aborts because of one submission: a failure while reading, grading or reporting it
+becomes that submission's result (with a message) or a grader error for it alone (a worker that
+dies included); every other result and the gradebook are always written.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -53,7 +58,7 @@ def _needs_grading(out_json: Path) -> bool:
 
 def _grader_failure(submission: Submission, exc: BaseException) -> SubmissionResult:
     functions = assignment_functions(submission.assignment)
-    why = f"{type(exc).__name__}: {exc}"
+    why = f"{type(exc).__name__}: {exc}"[:2000]
     return SubmissionResult(
         student=submission.student,
         assignment=submission.assignment,
@@ -79,10 +84,11 @@ def _grade_job(job: _Job) -> tuple[str, float]:
     try:
         refs = _references(job.settings.reference_set, job.settings.references_path)
         result = grade_notebook(job.submission, refs, job.settings)
+        result.seconds = round(time.perf_counter() - start, 4)
+        text = result.to_json()
     except Exception as exc:  # the grader's failure, for this submission alone: recorded, retried on rerun
-        result = _grader_failure(job.submission, exc)
-    result.seconds = round(time.perf_counter() - start, 4)
-    write_atomic(job.out_json, result.to_json())
+        text = _grader_failure(job.submission, exc).to_json()
+    write_atomic(job.out_json, text)
     return str(job.out_json), time.perf_counter() - start
 
 
@@ -97,18 +103,12 @@ def resolve_duplicates(submissions: Iterable[Submission]) -> list[Submission]:
     for submission in submissions:
         groups.setdefault((submission.student, submission.assignment), []).append(submission)
 
-    def mtime(s: Submission) -> float:
-        try:
-            return s.path.stat().st_mtime
-        except OSError:
-            return float("-inf")
-
     kept = []
     for group in groups.values():
         if len(group) == 1:
             kept.append(group[0])
             continue
-        winner = max(group, key=lambda s: (mtime(s), str(s.path)))
+        winner = max(group, key=lambda s: (s.modified, str(s.path)))
         others = ", ".join(sorted(s.path.name for s in group if s is not winner))
         winner.problems.append(
             f"{len(group)} files were submitted for this assignment; graded the newest, {winner.path.name}, "
@@ -136,6 +136,8 @@ class GradeRun:
 
 
 def _run_jobs(jobs: list[_Job], workers: int, progress: bool) -> Iterator[str]:
+    """Grade every job; yield each result file as it is written. A job whose worker fails (a dead
+    worker process included) gets a grader-error result written here."""
     from course_utils.progress import progress as progress_bar
 
     def shown(iterable: Iterable, total: int) -> Iterable:
@@ -146,9 +148,22 @@ def _run_jobs(jobs: list[_Job], workers: int, progress: bool) -> Iterator[str]:
             yield _grade_job(job)[0]
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=Sandbox.warm) as pool:
-        futures = [pool.submit(_grade_job, job) for job in jobs]
+        futures: dict[Future, _Job] = {pool.submit(_grade_job, job): job for job in jobs}
         for future in shown(as_completed(futures), len(futures)):
-            yield future.result()[0]
+            job = futures[future]
+            try:
+                yield future.result()[0]
+            except Exception as exc:  # e.g. BrokenProcessPool: the worker died
+                write_atomic(job.out_json, _grader_failure(job.submission, exc).to_json())
+                yield str(job.out_json)
+
+
+def _read_result(out_json: Path, submission: Submission) -> SubmissionResult:
+    """The result written for ``submission``; a grader error (retried on rerun) if it is unreadable."""
+    try:
+        return SubmissionResult.from_json(out_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError) as exc:
+        return _grader_failure(submission, RuntimeError(f"its result file could not be read back: {exc}"))
 
 
 def grade_path(
@@ -189,6 +204,8 @@ def grade_path(
     out_dir = Path(out_dir)
     results_dir = out_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
+    # zips are read in memory now; older versions unpacked them here (and kept them)
+    shutil.rmtree(out_dir / ".submissions", ignore_errors=True)
     refs = _references(settings.reference_set, settings.references_path)  # fails early: missing or stale
     isolation = check_isolation(settings.reference_set, settings.allow_unisolated)  # or refuses
     # every submission, and the output, stay out of every student process; so do the private parts of
@@ -198,18 +215,18 @@ def grade_path(
         hide=(*settings.hide, out_dir.resolve(), Path(path).resolve(), *course_private_paths(Path(path))),
         isolate=settings.isolate and isolation.available,
     )
-    submissions = resolve_duplicates(discover_submissions(Path(path), out_dir / ".submissions"))
+    submissions = resolve_duplicates(discover_submissions(Path(path), settings.caps))
     jobs: list[_Job] = []
-    outputs: list[Path] = []
+    outputs: dict[Path, Submission] = {}
     for submission in submissions:
         out_json = results_dir / f"{result_stem(submission.student, submission.assignment)}.json"
-        outputs.append(out_json)
+        outputs[out_json] = submission
         if force or _needs_grading(out_json):
             jobs.append(_Job(submission, out_json, job_settings))
     for out_json in _run_jobs(jobs, workers, progress):
         if on_result is not None:
-            on_result(SubmissionResult.from_json(Path(out_json).read_text(encoding="utf-8")))
-    results = [SubmissionResult.from_json(p.read_text(encoding="utf-8")) for p in outputs if p.exists()]
+            on_result(_read_result(Path(out_json), outputs[Path(out_json)]))
+    results = [_read_result(p, s) for p, s in outputs.items()]
     write_reports(results, out_dir)
     info = run_info(results, settings.limits, settings.reference_set, refs, workers)
     write_atomic(out_dir / "run.json", json.dumps(info, indent=2))

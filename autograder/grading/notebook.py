@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 
 import torch
@@ -53,7 +54,10 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
 
     Returns:
         The result; never raises for anything in the submission (problems are recorded in it).
+        Functions not yet called when ``settings.caps.notebook_seconds`` have passed are not run
+        and get status ``timeout``.
     """
+    deadline = time.monotonic() + settings.caps.notebook_seconds
     functions = assignment_functions(submission.assignment)
     result = SubmissionResult(
         student=submission.student,
@@ -101,6 +105,9 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
             result.grader_error = unisolated_message(f"this student process: namespaces {why}")
             functions = ()
         for function in functions:
+            if time.monotonic() > deadline:
+                result.checks.append(_out_of_time(function, settings))
+                continue
             outcome = sandbox.run(function, refs.calls[function])
             result.checks.append(
                 grade_function(
@@ -116,3 +123,16 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
     sources = {f: function_source(chunks, f) for f in functions}
     result.fingerprints = {f: fp for f, src in sources.items() if (fp := fingerprint(src, f)) is not None}
     return result
+
+
+def _out_of_time(function: str, settings: GradingSettings) -> CheckResult:
+    seconds = settings.caps.notebook_seconds
+    return CheckResult(
+        function,
+        settings.reference_set,
+        0.0,
+        FUNCTIONS[function].points,
+        "timeout",
+        f"{function} was not run: grading this notebook took more than {seconds:g} s in all "
+        "(its code, or its earlier functions, are far too slow)",
+    )

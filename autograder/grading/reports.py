@@ -10,7 +10,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +86,16 @@ def gradebook_csv(results: Sequence[SubmissionResult]) -> str:
     """One row per student, one column per graded function (points), then total and maximum.
 
     A student with both notebooks gets one row; functions of a notebook not submitted are empty.
-    A notebook the grader failed on (``grader_error``) makes the total :data:`NOT_GRADED`. When any
+    A notebook the grader failed on (``grader_error``) makes the total :data:`NOT_GRADED`. One
+    result counts per (student, assignment) (the last given), each function's points and each
+    notebook's score are clamped to their maximum: no row can exceed ``max_total``. When any
     notebook was graded without isolation, a last column ``isolation`` says which (:data:`UNISOLATED`).
     """
     functions = list(FUNCTIONS)
+    unique = {(r.student, r.assignment): r for r in results}
     rows: dict[str, dict[str, Any]] = {}
-    unisolated = {r.student for r in results if r.isolation == "none"}
-    for result in results:
+    unisolated = {r.student for r in unique.values() if r.isolation == "none"}
+    for result in unique.values():
         row = rows.setdefault(result.student, {"student": result.student, "total": 0.0, "max_total": 0.0})
         if unisolated:
             row["isolation"] = UNISOLATED if result.student in unisolated else result.isolation
@@ -100,9 +103,13 @@ def gradebook_csv(results: Sequence[SubmissionResult]) -> str:
         if result.grader_error or isinstance(row["total"], str):
             row["total"] = NOT_GRADED  # never a number that could be uploaded as the student's grade
             continue
-        row["total"] += result.score
+        row["total"] += min(max(result.score, 0.0), result.max_score)
         for check in result.checks:
-            row[check.function] = row.get(check.function, 0.0) + check.points
+            if check.function in FUNCTIONS:
+                points = min(max(check.points, 0.0), check.max_points)
+                row[check.function] = min(
+                    row.get(check.function, 0.0) + points, FUNCTIONS[check.function].points
+                )
     buffer = io.StringIO()
     writer = csv.DictWriter(
         buffer,
@@ -226,22 +233,65 @@ def write_reports(results: Sequence[SubmissionResult], out_dir: Path) -> dict[st
     ``gradebook.csv``, ``feedback/<student>__<assignment>.md`` and ``.html``,
     ``gradescope/<student>.json``.
 
+    A writer that fails for one result costs that file only: the failure is listed in
+    ``report-errors.txt`` (removed when there are none) and every other file, the gradebook
+    included, is still written.
+
     Returns:
         The summary files written, by kind.
     """
     out_dir = Path(out_dir)
+    errors: list[str] = []
+
+    def attempt(what: str, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except Exception as exc:  # one report's failure must not cost the others
+            errors.append(f"{what}: {type(exc).__name__}: {exc}")
+
     for result in results:
         stem = _stem(result)
-        write_atomic(out_dir / "feedback" / f"{stem}.md", feedback_markdown(result))
-        write_atomic(out_dir / "feedback" / f"{stem}.html", feedback_html(result))
+        for suffix, render in ((".md", feedback_markdown), (".html", feedback_html)):
+            path = out_dir / "feedback" / f"{stem}{suffix}"
+            attempt(str(path), lambda p=path, r=render, res=result: write_atomic(p, r(res)))
     by_student: dict[str, list[SubmissionResult]] = {}
     for result in results:
         by_student.setdefault(result.student, []).append(result)
     for student, student_results in by_student.items():
-        write_atomic(
-            out_dir / "gradescope" / f"{escape_name(student)}.json",
-            json.dumps(gradescope_results(student_results), indent=2),
+        path = out_dir / "gradescope" / f"{escape_name(student)}.json"
+        attempt(
+            str(path),
+            lambda p=path, rs=student_results: write_atomic(p, json.dumps(gradescope_results(rs), indent=2)),
         )
     gradebook = out_dir / "gradebook.csv"
-    write_atomic(gradebook, gradebook_csv(results))
+    try:
+        text = gradebook_csv(results)
+    except Exception as exc:  # a row that cannot be written: write the others, name the failure
+        errors.append(f"{gradebook}: {type(exc).__name__}: {exc}")
+        text = gradebook_csv([r if _gradebook_ok(r) else _unwritable(r) for r in results])
+    write_atomic(gradebook, text)
+    log = out_dir / "report-errors.txt"
+    if errors:
+        write_atomic(log, "\n".join(errors) + "\n")
+    else:
+        log.unlink(missing_ok=True)
     return {"gradebook": gradebook, "feedback": out_dir / "feedback", "gradescope": out_dir / "gradescope"}
+
+
+def _unwritable(result: SubmissionResult) -> SubmissionResult:
+    """A stand-in row for a result the gradebook could not write: not graded, never a number."""
+    return SubmissionResult(
+        student=result.student,
+        assignment=result.assignment,
+        score=0.0,
+        max_score=result.max_score,
+        grader_error="its gradebook row could not be written (see report-errors.txt)",
+    )
+
+
+def _gradebook_ok(result: SubmissionResult) -> bool:
+    try:
+        gradebook_csv([result])
+    except Exception:
+        return False
+    return True

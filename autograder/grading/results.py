@@ -90,8 +90,10 @@ class SubmissionResult:
     fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        """Serialize to strict JSON (a non-finite number, e.g. an infinite rel_error, becomes ``null``)."""
-        return json.dumps(_finite(asdict(self)), indent=2, allow_nan=False, ensure_ascii=False)
+        """Serialize to strict, ASCII JSON: a non-finite number (e.g. an infinite rel_error) becomes
+        ``null``; every non-ASCII character is escaped, so a name read from a non-UTF-8 folder (its
+        bytes kept as lone surrogates) round-trips exactly."""
+        return json.dumps(_finite(asdict(self)), indent=2, allow_nan=False, ensure_ascii=True)
 
     @classmethod
     def from_json(cls, text: str) -> SubmissionResult:
@@ -105,13 +107,42 @@ class SubmissionResult:
         if not isinstance(data, dict):
             raise ValueError("not a result: the JSON is not an object")
         data = _known(cls, data)
-        data["checks"] = [CheckResult(**_known(CheckResult, c)) for c in data.get("checks", [])]
-        return cls(**data)
+        checks = data.get("checks", [])
+        if not isinstance(checks, list) or not all(isinstance(c, dict) for c in checks):
+            raise TypeError("not a result: 'checks' is not a list of objects")
+        data["checks"] = [CheckResult(**_known(CheckResult, c)) for c in checks]
+        result = cls(**data)
+        _check_types(result)
+        return result
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in data.items() if k in names}
+
+
+def _number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _check_types(result: SubmissionResult) -> None:
+    """Raise ``TypeError`` unless every field read back has its declared kind (reports rely on it)."""
+    ok = (
+        isinstance(result.student, str)
+        and (result.assignment is None or isinstance(result.assignment, str))
+        and _number(result.score)
+        and _number(result.max_score)
+        and isinstance(result.problems, list)
+        and all(isinstance(p, str) for p in result.problems)
+        and isinstance(result.source, str)
+        and isinstance(result.grader_error, str)
+    )
+    for c in result.checks:
+        ok = ok and all(isinstance(v, str) for v in (c.function, c.check, c.status, c.message, c.hint))
+        ok = ok and _number(c.points) and _number(c.max_points)
+        ok = ok and all(v is None or type(v) in (int, float) for v in (c.rel_error, c.threshold))
+    if not ok:
+        raise TypeError("not a result: a field has the wrong type")
 
 
 def _finite(value: Any) -> Any:

@@ -141,6 +141,7 @@ class Sandbox:
         self._cmd_w: int | None = None
         self._evt_r: int | None = None
         self._buffer = b""
+        self._malformed = False  # the last event awaited was malformed (not missing)
         self._calls = 0
         self._broken: str | None = None  # why the student process cannot be started at all
         self.grader_error: str | None = None  # set when that is the grader's fault, not the notebook's
@@ -166,31 +167,52 @@ class Sandbox:
             else:
                 self._lease = lease_uid()
                 self.uid = self._lease.uid
+        # Private to this submission: the grader's user and (as root) the student's own group
+        # only, even under a shared TMPDIR outside /tmp, where other students' processes could look.
         self._root = Path(tempfile.mkdtemp(prefix="autograder-sandbox-"))
-        self._root.chmod(0o755)
         for name in ("in", "home", "out"):
-            (self._root / name).mkdir()
-        (self._root / "in").chmod(0o755)
-        if self.uid is not None:  # the student owns its home; out/ holds only files the grader made
+            (self._root / name).mkdir(mode=0o700)
+        code = NotebookCode(chunks=[Chunk(c.label, c.code, c.first_line) for c in self.chunks])
+        chunks = self._root / "in" / "chunks.json"
+        chunks.write_bytes(encode(code))
+        # the student reads in/, owns home/; out/ holds only files the grader made (no listing)
+        for path, mode in (
+            (self._root, 0o750),
+            (self._root / "in", 0o750),
+            (chunks, 0o640),
+            (self._root / "out", 0o710),
+        ):
+            self._share_with_student(path, mode)
+        if self.uid is not None:
             os.chown(self._root / "home", self.uid, self.uid)
         (self._root / "home").chmod(0o700)
-        (self._root / "out").chmod(0o711 if self.uid is not None else 0o700)
-        code = NotebookCode(chunks=[Chunk(c.label, c.code, c.first_line) for c in self.chunks])
-        (self._root / "in" / "chunks.json").write_bytes(encode(code))
         self._start()
+
+    def _share_with_student(self, path: Path, mode: int) -> None:
+        """Give ``path`` to the student's group with ``mode`` (as root); private (no group) otherwise."""
+        if self.uid is not None:
+            os.chown(path, -1, self.uid)
+            path.chmod(mode)
+        else:
+            path.chmod(mode & 0o700)
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Stop the student process and everything it started; remove the working directory."""
-        self._stop()
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
-            self._root = None
-        if self._lease is not None:
-            self._lease.release()
-            self._lease = None
+        """Stop the student process and everything it started; remove the working directory; give
+        the uid back. Each step runs even when an earlier one fails."""
+        try:
+            self._stop()
+        finally:
+            try:
+                if self._root is not None:
+                    shutil.rmtree(self._root, ignore_errors=True)
+                    self._root = None
+            finally:
+                if self._lease is not None:
+                    self._lease.release()
+                    self._lease = None
 
     def _fail_to_start(self, exc: Exception) -> None:
         self._broken = self.grader_error = f"the student process could not be started: {exc}"
@@ -237,11 +259,12 @@ class Sandbox:
         setup_out, truncated = read_capped(self._root / "out" / "setup.txt", self.limits.output_bytes, None)
         self.setup_output = setup_out.decode(errors="replace") + ("\n[output truncated]" if truncated else "")
         if ready is None:
-            why = (
-                f"did not finish loading within {self.limits.setup_timeout_s:g} s"
-                if self._proc.running()
-                else f"died while loading ({describe_exit_code(self._proc.returncode)})"
-            )
+            if not self._proc.running():
+                why = f"died while loading ({describe_exit_code(self._proc.returncode)})"
+            elif self._malformed:
+                why = "wrote something that is not a grader message to the grader's event pipe while loading"
+            else:
+                why = f"did not finish loading within {self.limits.setup_timeout_s:g} s"
             self._stop()
             self._broken = f"the notebook's code could not be loaded: the student process {why}"
             tail = self.setup_output.strip().splitlines()[-5:]
@@ -278,6 +301,7 @@ class Sandbox:
         """The next event from the student process if it is one of ``expected``; ``None`` at the
         deadline, on EOF, or for anything malformed or unexpected (student code may write there)."""
         assert self._evt_r is not None
+        self._malformed = False
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -291,9 +315,12 @@ class Sandbox:
             self._buffer += data
             if len(self._buffer) > self.caps.event_bytes:
                 self._buffer = b""
+                self._malformed = True
                 return None
         line, self._buffer = self._buffer.split(b"\n", 1)
-        return decode(line, *expected)
+        event = decode(line, *expected)
+        self._malformed = event is None
+        return event
 
     # -------------------------------------------------------------------- calls
     def run(self, function: str, call: Call) -> CallOutcome:
@@ -336,7 +363,7 @@ class Sandbox:
                 "capture": list(call.capture_args),
             }
             torch.save(payload, inputs)
-            inputs.chmod(0o644)
+            self._share_with_student(inputs, 0o640)
             for path in (result, output):
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 if self.uid is not None:

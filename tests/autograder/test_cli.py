@@ -38,7 +38,7 @@ def test_rerun_skips_graded_submissions(tmp_path, capsys) -> None:
     subs = tmp_path / "subs"
     subs.mkdir()
     shutil.copy(REPO / "notebooks" / "StyleTransfer.ipynb", subs / "ada.ipynb")
-    (submission,) = discover_submissions(subs, tmp_path / "work")
+    (submission,) = discover_submissions(subs)
     out = tmp_path / "out"
     (out / "results").mkdir(parents=True)
     done = SubmissionResult(submission.student, submission.assignment, 11.0, 11.0, [], [], "earlier")

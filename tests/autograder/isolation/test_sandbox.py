@@ -312,3 +312,42 @@ def test_student_process_killed_at_load_is_reported() -> None:
         outcome = sandbox.run("f", Call(()))
     assert outcome.status == "crashed"
     assert "could not be loaded" in outcome.message
+
+
+def test_close_releases_folder_and_uid_even_when_stopping_fails(tmp_path, monkeypatch) -> None:
+    """Does close() remove the sandbox folder and give the uid back although stopping the process raised?"""
+    from autograder.isolation.uids import UidLease
+
+    box = Sandbox([])
+    box._root = tmp_path / "autograder-sandbox-x"
+    (box._root / "in").mkdir(parents=True)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    box._lease = lease = UidLease(61_000, write_end)
+
+    def broken_stop() -> None:
+        raise OSError("the template is gone")
+
+    monkeypatch.setattr(box, "_stop", broken_stop)
+    with pytest.raises(OSError):
+        box.close()
+    assert not (tmp_path / "autograder-sandbox-x").exists()
+    assert lease.fd is None and box._lease is None
+
+
+def test_sandbox_folder_is_private(tmp_path, monkeypatch) -> None:
+    """Is the sandbox folder closed to other users (no world bits), its code file too, before any start?"""
+    import stat
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    box = Sandbox([CodeChunk("cell 1", "x = 1")])
+    monkeypatch.setattr(box, "_start", lambda: None)
+    try:
+        box._open()
+        root = box._root
+        for path in (root, root / "in", root / "in" / "chunks.json", root / "home", root / "out"):
+            assert stat.S_IMODE(path.stat().st_mode) & 0o007 == 0, path
+    finally:
+        box.close()
+    assert list(tmp_path.glob("autograder-sandbox-*")) == []

@@ -1,0 +1,172 @@
+"""The grader process's own peak memory per submission, as hostile inputs grow to the caps.
+
+Prints, for each kind of input and size, the seconds and the peak resident memory (``ru_maxrss``)
+of a process that does the grader's part for one submission, above a process that does nothing:
+reading (and for zips, streaming) the file, extracting the code, and decoding a forged result. Each
+measurement runs in a fresh fork of this process (torch imported), so one cannot hide another.
+Student code never runs here; what student processes use is bounded by ``Limits`` instead.
+
+Run: ``python bench/bench_grader_memory.py [--quick]``. Inputs:
+
+* ``long import line``: one cell ``import os;`` repeated (60 kB once cost +684 MB), up to
+  ``InputCaps.cell_source_chars`` and past it (skipped);
+* ``many cells``: up to ``InputCaps.cells`` and past it (refused);
+* ``deep forged result``: a result file of nested shared lists, depth 4 to 16 (1.5 kB once cost
+  74 s and +2.35 GB), decoded by :func:`autograder.isolation.control.decode_result`;
+* ``zip bomb``: zipped zeros that unpack to 16 MB ... 1 GB, streamed under ``InputCaps`` caps;
+* ``outputs``: a notebook whose outputs fill 8 ... 128 MB (refused past ``notebook_bytes``; the one
+  input whose cost grows, linearly, up to its cap).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import tempfile
+import time
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from autograder.grading.extraction import extract_student_code
+from autograder.grading.submission import discover_submissions
+from autograder.isolation.control import decode_result
+from autograder.settings import InputCaps, TextCaps
+
+CAPS = InputCaps()
+
+
+def _measure(work: Callable[[], str]) -> tuple[float, float, str]:
+    """Run ``work`` in a fork; its seconds, peak RSS in MiB and what it said."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        start = time.perf_counter()
+        try:
+            said = work()
+        except Exception as exc:
+            said = f"{type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - start
+        os.write(w, json.dumps([seconds, said[:80]]).encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        seconds, said = json.loads(f.read())
+    _, _, usage = os.wait4(pid, 0)
+    return seconds, usage.ru_maxrss / 1024, said
+
+
+def _notebook_file(folder: Path, cells: list[dict], name: str = "StyleTransfer.ipynb") -> Path:
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+    path = folder / name
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def _code(source: str, outputs: list | None = None) -> dict:
+    return {
+        "cell_type": "code",
+        "metadata": {},
+        "source": source,
+        "outputs": outputs or [],
+        "execution_count": None,
+    }
+
+
+def _grade_side(path: Path) -> Callable[[], str]:
+    def work() -> str:
+        subs = discover_submissions(path, CAPS)
+        n_chunks = 0
+        for sub in subs:
+            if sub.notebook is not None:
+                n_chunks += len(extract_student_code(sub.notebook)[0])
+        problems = [p for s in subs for p in s.problems]
+        return f"{n_chunks} chunks; " + (problems[-1] if problems else "no problem")
+
+    return work
+
+
+def _forged(depth: int) -> Callable[[], str]:
+    value: list = []
+    for _ in range(depth):
+        value = [value, value, value, value]
+    buffer = io.BytesIO()
+    torch.save({"status": "ok", "value": value}, buffer)
+    data = buffer.getvalue()
+
+    def work() -> str:
+        outcome = decode_result("gram_matrix", data, TextCaps())
+        return f"{len(data)} B file -> {outcome.status}: {outcome.message[-50:]}"
+
+    return work
+
+
+def _zip_bomb(folder: Path, mb: int) -> Path:
+    path = folder / f"bomb{mb}.zip"
+    zeros = b" " * 2**20
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z,
+        z.open("StyleTransfer.ipynb", "w", force_zip64=True) as f,
+    ):
+        for _ in range(mb):
+            f.write(zeros)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes only")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")  # nbformat's missing-cell-id warning on the generated notebooks
+    base = _measure(lambda: "idle")[1]
+    print(f"baseline (a forked grader doing nothing): {base:.0f} MiB peak RSS")
+    print(f"{'input':22s} {'size':>14s} {'seconds':>8s} {'peak +MiB':>9s}  result")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        rows: list[tuple[str, str, Callable[[], str]]] = []
+        reps = [1_000, 6_000, 30_000, 99_000, 200_000][: 3 if args.quick else 5]
+        for n in reps:
+            d = folder / f"imports{n}"
+            d.mkdir()
+            rows.append(
+                (
+                    "long import line",
+                    f"{10 * n / 1000:.0f} kB",
+                    _grade_side(_notebook_file(d, [_code("import os;" * n)])),
+                )
+            )
+        for n in [100, 1_000, 5_000, 6_000][: 2 if args.quick else 4]:
+            d = folder / f"cells{n}"
+            d.mkdir()
+            cells = [_code(f"def f{i}(x):\n    return x + {i}") for i in range(n)]
+            rows.append(("many cells", f"{n} cells", _grade_side(_notebook_file(d, cells))))
+        for depth in [4, 8, 12, 16][: 2 if args.quick else 4]:
+            rows.append(("deep forged result", f"depth {depth}", _forged(depth)))
+        for mb in [16, 64, 256, 1024][: 2 if args.quick else 4]:
+            d = folder / f"zip{mb}"
+            d.mkdir()
+            rows.append(("zip bomb", f"{mb} MB unpacked", _grade_side(_zip_bomb(d, mb))))
+        for mb in [8, 32, 128][: 1 if args.quick else 3]:
+            d = folder / f"out{mb}"
+            d.mkdir()
+            text = "x" * 2**20
+            outputs = [{"output_type": "stream", "name": "stdout", "text": text} for _ in range(mb)]
+            rows.append(
+                ("outputs", f"{mb} MB", _grade_side(_notebook_file(d, [_code("import os", outputs)])))
+            )
+        for kind, size, work in rows:
+            seconds, peak, said = _measure(work)
+            print(f"{kind:22s} {size:>14s} {seconds:8.2f} {peak - base:9.0f}  {said}", flush=True)
+    print(f"(caps: {CAPS})")
+    print(f"this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB peak RSS")
+
+
+if __name__ == "__main__":
+    main()
