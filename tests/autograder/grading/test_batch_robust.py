@@ -36,10 +36,11 @@ ST_FUNCTIONS = NOTEBOOKS[ST].function_names
 class FakeSandbox:
     """Stands in for the sandbox: every call's outcome is chosen by a marker in the student's code."""
 
-    def __init__(self, chunks, limits=None, *, hide=()) -> None:
+    def __init__(self, chunks, limits=None, *, hide=(), isolate=True, course_roots=()) -> None:
         self.code = "\n".join(c.code for c in chunks)
         self.setup_problems: list[str] = []
         self.grader_error = None
+        self.protections = {"pid_namespace": "on"}
 
     @staticmethod
     def warm() -> None:
