@@ -139,6 +139,7 @@ def grade_notebook(
                     hint=verdict.hint,
                     rel_error=verdict.rel_error,
                     threshold=verdict.threshold,
+                    mistake=verdict.mistake,
                 )
             )
     result.score = round(sum(c.points for c in result.checks), 4)

@@ -36,6 +36,7 @@ class CheckResult:
         hint: what to look at to fix it (empty when passed).
         rel_error: measured relative error, when values were compared.
         threshold: the largest relative error accepted, when values were compared.
+        mistake: id of the known mistake recognised (``Verdict.mistake``), ``""`` when none was.
     """
 
     function: str
@@ -47,6 +48,7 @@ class CheckResult:
     hint: str = ""
     rel_error: float | None = None
     threshold: float | None = None
+    mistake: str = ""
 
 
 @dataclass

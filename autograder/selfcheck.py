@@ -110,6 +110,7 @@ def run_check(function_name: str, func: Callable | None, hidden: bool = False) -
         hint=verdict.hint,
         rel_error=verdict.rel_error,
         threshold=verdict.threshold,
+        mistake=verdict.mistake,
     )
     return result
 

@@ -50,10 +50,11 @@ def test_stub_is_not_implemented(function: str) -> None:
 
 @pytest.mark.parametrize("mistake", _by_cost(MISTAKES, lambda m: m.function, lambda m: m.name))
 def test_classic_mistake_is_named(mistake) -> None:
-    """Is each classic mistake caught, with the hint that names it?"""
+    """Is each classic mistake caught, with the hint and the mistake id that name it?"""
     result = run_check(mistake.function, mistake_functions(mistake)[mistake.function])
     assert result.status == mistake.expect_status, result.message
     assert mistake.expect_in_hint in result.hint + result.message
+    assert result.mistake == mistake.expect_mistake, result.message
     assert result.points < result.max_points
 
 
