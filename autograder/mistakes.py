@@ -29,6 +29,7 @@ class Mistake:
         replacement: what replaces each match (``re.sub`` syntax).
         expect_status: the status the check must give.
         expect_in_hint: text the hint (or message) must contain.
+        expect_mistake: the mistake id the verdict must carry (``Verdict.mistake``).
     """
 
     name: str
@@ -38,6 +39,7 @@ class Mistake:
     replacement: str
     expect_status: str
     expect_in_hint: str
+    expect_mistake: str
 
 
 MISTAKES: tuple[Mistake, ...] = (
@@ -49,6 +51,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "scores",
         "failed",
         "sum of ALL class scores",
+        "saliency_sum_of_scores",
     ),
     Mistake(
         "saliency_no_abs",
@@ -58,6 +61,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "X.grad",
         "failed",
         "absolute value",
+        "saliency_no_abs",
     ),
     Mistake(
         "saliency_sum_over_channels",
@@ -67,6 +71,57 @@ MISTAKES: tuple[Mistake, ...] = (
         ".sum(dim=1)",
         "failed",
         "MAX over the 3 channels",
+        "saliency_sum_over_channels",
+    ),
+    Mistake(
+        "saliency_log_softmax",
+        "NetworkVisualization",
+        "compute_saliency_maps",
+        r"scores = model\(X\)",
+        "scores = model(X).log_softmax(dim=1)",
+        "failed",
+        "gradient of the loss",
+        "saliency_loss_sum",
+    ),
+    Mistake(
+        "saliency_softmax",
+        "NetworkVisualization",
+        "compute_saliency_maps",
+        r"scores = model\(X\)",
+        "scores = model(X).softmax(dim=1)",
+        "failed",
+        "softmax PROBABILITY",
+        "saliency_softmax",
+    ),
+    Mistake(
+        "saliency_loss_sum",
+        "NetworkVisualization",
+        "compute_saliency_maps",
+        r"correct_scores\.sum\(\)\.backward\(\)",
+        'torch.nn.functional.cross_entropy(scores, y, reduction="sum").backward()',
+        "failed",
+        "gradient of the loss",
+        "saliency_loss_sum",
+    ),
+    Mistake(
+        "saliency_loss_mean",
+        "NetworkVisualization",
+        "compute_saliency_maps",
+        r"correct_scores\.sum\(\)\.backward\(\)",
+        'torch.nn.functional.cross_entropy(scores, y, reduction="mean").backward()',
+        "failed",
+        "gradient of the loss",
+        "saliency_loss_mean",
+    ),
+    Mistake(
+        "saliency_batch_mean",
+        "NetworkVisualization",
+        "compute_saliency_maps",
+        r"correct_scores\.sum\(\)",
+        "correct_scores.mean()",
+        "partial",
+        "scaled by 1/N",
+        "saliency_batch_mean",
     ),
     Mistake(
         "fooling_no_no_grad",
@@ -76,6 +131,27 @@ MISTAKES: tuple[Mistake, ...] = (
         "if True:",
         "error",
         "torch.no_grad()",
+        "in_place_update_outside_no_grad",
+    ),
+    Mistake(
+        "fooling_no_stop",
+        "NetworkVisualization",
+        "make_fooling_image",
+        r"\n\s*if scores\.argmax\(dim=1\)\.item\(\) == target_y:\n\s*break",
+        "",
+        "partial",
+        "stop as soon as the model is fooled",
+        "fooling_kept_stepping",
+    ),
+    Mistake(
+        "fooling_grad_not_zeroed",
+        "NetworkVisualization",
+        "make_fooling_image",
+        r"\n\s*X_fooling\.grad\.zero_\(\)",
+        "",
+        "partial",
+        "gradient at the CURRENT image",
+        "fooling_grad_not_zeroed",
     ),
     Mistake(
         "class_vis_wrong_sign",
@@ -85,6 +161,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "+ l2_reg *",
         "failed",
         "regularizer is subtracted",
+        "class_vis_wrong_sign",
     ),
     Mistake(
         "class_vis_unnormalized",
@@ -94,6 +171,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "img.grad",
         "failed",
         "Normalize the gradient",
+        "class_vis_unnormalized",
     ),
     Mistake(
         "class_vis_grad_not_zeroed",
@@ -103,6 +181,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "",
         "partial",
         "Zero the gradient",
+        "class_vis_grad_not_zeroed",
     ),
     Mistake(
         "content_not_squared",
@@ -112,6 +191,7 @@ MISTAKES: tuple[Mistake, ...] = (
         ".pow(2).sum().sqrt()",
         "failed",
         "SQUARED",
+        "content_not_squared",
     ),
     Mistake(
         "gram_unnormalized",
@@ -121,6 +201,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "/ 1",
         "partial",
         "Divide by H * W * C",
+        "gram_unnormalized",
     ),
     Mistake(
         "gram_wrong_transpose",
@@ -130,6 +211,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "torch.bmm(flat.transpose(1, 2), flat)",
         "failed",
         "(N, C, C)",
+        "gram_wrong_transpose",
     ),
     Mistake(
         "style_weights_ignored",
@@ -139,6 +221,37 @@ MISTAKES: tuple[Mistake, ...] = (
         "(",
         "failed",
         "style_weights[i]",
+        "style_weights_ignored",
+    ),
+    Mistake(
+        "style_feats_by_position",
+        "StyleTransfer",
+        "style_loss",
+        r"for layer, target, weight in zip\(style_layers, style_targets, style_weights\)",
+        "for layer, (target, weight) in enumerate(zip(style_targets, style_weights))",
+        "failed",
+        "by the layer index",
+        "style_feats_by_position",
+    ),
+    Mistake(
+        "style_gram_of_target",
+        "StyleTransfer",
+        "style_loss",
+        r"- target\)",
+        "- gram_matrix(target))",
+        "error",
+        "already holds Gram matrices",
+        "style_gram_of_target",
+    ),
+    Mistake(
+        "style_unnormalized_gram",
+        "StyleTransfer",
+        "style_loss",
+        r"gram_matrix\(feats\[layer\]\)",
+        "gram_matrix(feats[layer], normalize=False)",
+        "failed",
+        "normalize=False",
+        "style_unnormalized_gram",
     ),
     Mistake(
         "tv_python_loop",
@@ -151,6 +264,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "    return tv_weight * total",
         "failed",
         "vectorized",
+        "tv_python_loop",
     ),
 )
 

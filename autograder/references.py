@@ -104,15 +104,20 @@ class References:
         return self.entries[function]["expected"]
 
     def variants(self, function: str) -> dict[str, Variant]:
-        """Known-mistake outputs stored for ``function``."""
-        return {
-            name: Variant(
-                v["output"].float() if isinstance(v["output"], torch.Tensor) else v["output"],
-                v["hint"],
-                v["fraction"],
-            )
-            for name, v in self.entries[function].get("variants", {}).items()
-        }
+        """Known-mistake outputs stored for ``function``, keyed by mistake id.
+
+        Hint, credit and label come from the check's current :attr:`FunctionCheck.known` when it
+        knows the id (so rewording a hint needs no rebuild); otherwise from the file.
+        """
+        known = CHECKS[function].known
+        variants = {}
+        for name, v in self.entries[function].get("variants", {}).items():
+            output = v["output"].float() if isinstance(v["output"], torch.Tensor) else v["output"]
+            if name in known:
+                variants[name] = CHECKS[function].variant(name, output)
+            else:
+                variants[name] = Variant(output, v["hint"], v["fraction"], v.get("label", name))
+        return variants
 
 
 _NAMESPACE_COUNTER = itertools.count(1)
@@ -217,7 +222,7 @@ def _reference_entry(
         "expected": check.expected(outcome, call),
         "digest": inputs_digest(call),
         "variants": {
-            n: {"output": _compact(v.output), "hint": v.hint, "fraction": v.fraction}
+            n: {"output": _compact(v.output), "hint": v.hint, "fraction": v.fraction, "label": v.label}
             for n, v in variants.items()
         },
     }

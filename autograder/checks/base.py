@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -18,6 +19,7 @@ __all__ = [
     "ERROR_HINTS",
     "FunctionCheck",
     "GradingContext",
+    "KnownMistake",
     "Variant",
     "Verdict",
     "compare_values",
@@ -57,7 +59,8 @@ class Verdict:
         hint: how to fix it.
         rel_error: measured relative error, if values were compared.
         threshold: accepted relative error, if values were compared.
-        mistake: id of the known mistake the output matched (empty when none).
+        mistake: id of the known mistake recognised (a key of ``FunctionCheck.known`` or of
+            :data:`ERROR_HINTS`), ``""`` when none was.
     """
 
     status: str
@@ -70,12 +73,29 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class KnownMistake:
+    """A mistake a check can name: what it looks like, the hint that teaches the fix, its credit.
+
+    Attributes:
+        label: what the student's result looks like, e.g. ``"gradient of the loss"`` (in the message).
+        hint: names the mistake and the idea that fixes it, never the solution code
+            (tests/autograder/test_hints.py holds every hint to that).
+        fraction: share of the check's points it still earns, in [0, 1].
+    """
+
+    label: str
+    hint: str
+    fraction: float = 0.0
+
+
+@dataclass(frozen=True)
 class Variant:
-    """A known mistake: its output on the check's inputs, the hint that names it, and its credit."""
+    """A known mistake's output on the check's inputs, with its hint, credit and label."""
 
     output: Any
     hint: str
     fraction: float = 0.0
+    label: str = ""
 
 
 @dataclass
@@ -95,45 +115,59 @@ class GradingContext:
 
 _FLOAT64_HINT = (
     "The gradient checks call your function with float64 images and a float64 model: keep the input's "
-    "dtype (do not call .float() on it) and create new tensors from the input, e.g. torch.zeros_like(X) "
-    "or X.new_zeros(...)."
+    "dtype (do not convert it with .float()) and create any new tensor from the input (the *_like "
+    "constructors or the tensor's new_* methods), so it shares the input's dtype and device."
 )
 
-#: Hints for errors students commonly hit, matched against the error message.
-ERROR_HINTS: tuple[tuple[str, str], ...] = (
+#: Errors students commonly hit: (text of the error message, mistake id, hint), matched in order.
+ERROR_HINTS: tuple[tuple[str, str, str], ...] = (
     (
         "a leaf Variable that requires grad is being used in an in-place operation",
-        "You updated a tensor that requires grad in place outside `torch.no_grad()`. Wrap the update: "
-        "`with torch.no_grad(): X += ...`.",
+        "in_place_update_outside_no_grad",
+        "You updated a tensor that requires grad in place while autograd was recording. The update "
+        "itself must not be recorded: make it inside a `torch.no_grad()` block.",
     ),
     (
         "does not require grad and does not have a grad_fn",
-        "The value you called .backward() on is not connected to the input: make sure the input "
-        "requires grad (X.requires_grad_()) and that gradient tracking is on.",
+        "backward_not_connected_to_input",
+        "The value you called .backward() on is not connected to the input: does the input require "
+        "grad (requires_grad_) before the forward pass, and is gradient tracking on there (no "
+        "`torch.no_grad()` around the forward pass, no .detach() or .item() on the way)?",
     ),
     (
         "grad can be implicitly created only for scalar outputs",
-        "backward() needs a scalar: sum the selected class scores first (scores.gather(...).sum()).",
+        "backward_on_non_scalar",
+        "backward() needs a scalar: reduce the per-image values you selected to one number first. "
+        "Each image's gradient is unchanged by adding the other images' values (they do not depend "
+        "on it).",
     ),
     (
         "'NoneType' object has no attribute",
-        "A gradient was None: read `.grad` of the leaf input tensor after `.backward()`, and zero it "
-        "with `.grad.zero_()` rather than replacing the tensor.",
+        "gradient_is_none",
+        "A value was None, often a gradient: `.grad` is filled only on the LEAF tensor you called "
+        "requires_grad_ on, after `.backward()`. Reset it in place with `.grad.zero_()` instead of "
+        "assigning a new tensor or None.",
     ),
-    ("unsupported operand type(s)", "An operand is None: is every variable assigned before it is used?"),
-    ("and bias type (double) should be the same", _FLOAT64_HINT),
-    ("expected scalar type Double but found Float", _FLOAT64_HINT),
-    ("found dtype Float but expected Double", _FLOAT64_HINT),
+    (
+        "unsupported operand type(s)",
+        "operand_is_none",
+        "An operand is None: is every variable assigned before it is used?",
+    ),
+    ("and bias type (double) should be the same", "float64_input_converted", _FLOAT64_HINT),
+    ("expected scalar type Double but found Float", "float64_input_converted", _FLOAT64_HINT),
+    ("found dtype Float but expected Double", "float64_input_converted", _FLOAT64_HINT),
     (
         "Trying to backward through the graph a second time",
+        "target_keeps_graph",
         "A target still carries the graph of an earlier step: compute targets (content features, style "
         "Gram matrices) once and .detach() them, or compute them under torch.no_grad().",
     ),
 )
 
 
-def _error_hint(message: str) -> str:
-    return next((hint for pattern, hint in ERROR_HINTS if pattern in message), "")
+def _error_hint(message: str) -> tuple[str, str]:
+    """(mistake id, hint) of the first :data:`ERROR_HINTS` pattern in ``message``; empty strings if none."""
+    return next(((name, hint) for pattern, name, hint in ERROR_HINTS if pattern in message), ("", ""))
 
 
 def python_loops(source: str | None) -> list[int]:
@@ -196,12 +230,13 @@ def compare_values(
             )
         value = value.reshape(())
     elif value.shape != expected.shape:
-        if match := _known_mistake(value, variants, threshold):
+        if match := _known_mistake(value, variants, threshold, error):
             name, variant = match
             return Verdict(
                 "failed",
                 0.0,
-                f"expected shape {tuple(expected.shape)}, got {tuple(value.shape)}; looks like: {name}",
+                f"expected shape {tuple(expected.shape)}, got {tuple(value.shape)}; "
+                f"looks like: {variant.label or name}",
                 variant.hint,
                 mistake=name,
             )
@@ -217,12 +252,12 @@ def compare_values(
         return Verdict(
             "passed", 1.0, f"rel_error {err:.1e} < {threshold:.0e}", rel_error=err, threshold=threshold
         )
-    if match := _known_mistake(value, variants, threshold):
+    if match := _known_mistake(value, variants, threshold, error):
         name, variant = match
         return Verdict(
             "partial" if variant.fraction > 0 else "failed",
             variant.fraction,
-            f"rel_error {err:.1e} >= {threshold:.0e}; looks like: {name}",
+            f"rel_error {err:.1e} >= {threshold:.0e}; looks like: {variant.label or name}",
             variant.hint,
             rel_error=err,
             threshold=threshold,
@@ -232,18 +267,16 @@ def compare_values(
 
 
 def _known_mistake(
-    value: torch.Tensor, variants: dict[str, Variant], threshold: float
+    value: torch.Tensor,
+    variants: dict[str, Variant],
+    threshold: float,
+    error: Callable[[torch.Tensor, torch.Tensor], float],
 ) -> tuple[str, Variant] | None:
-    """The first known mistake whose stored output ``value`` reproduces, if any.
-
-    Matched with the norm-based error whatever the check uses: large variants are stored in float16,
-    whose rounding of near-zero elements makes the ELEMENTWISE error of an exact reproduction 1e-2
-    (gram_matrix's transposed variant), while its norm-based error stays under 1e-4.
-    """
+    """The first known mistake whose stored output ``value`` reproduces, if any."""
     for name, variant in variants.items():
         out = variant.output
         same_shape = isinstance(out, torch.Tensor) and out.shape == value.shape
-        if same_shape and norm_rel_error(value, out) < max(threshold, VARIANT_MATCH):
+        if same_shape and error(value, out) < max(threshold, VARIANT_MATCH):
             return name, variant
     return None
 
@@ -257,9 +290,12 @@ class FunctionCheck(ABC):
     """
 
     function: str
+    #: fallback hint, when no known mistake matched: what was measured and what to look at
     hint: str
     #: whether :meth:`judge` needs the grader's own model (``GradingContext.model``)
     needs_model: bool = False
+    #: every mistake this check can name, by id (the ``mistake`` of its verdicts)
+    known: ClassVar[dict[str, KnownMistake]] = {}
 
     @property
     def notebook(self) -> str:
@@ -275,6 +311,27 @@ class FunctionCheck(ABC):
     def norm_based(self) -> bool:
         """Compare with the norm-based relative error (see :data:`autograder.tolerances.NORM_BASED`)."""
         return self.function in NORM_BASED
+
+    def variant(self, mistake: str, output: Any) -> Variant:
+        """The :class:`Variant` of known mistake ``mistake`` (a key of :attr:`known`) with ``output``."""
+        known = self.known[mistake]
+        return Variant(output, known.hint, known.fraction, known.label)
+
+    def named(
+        self,
+        mistake: str,
+        message: str,
+        rel_error: float | None = None,
+        threshold: float | None = None,
+    ) -> Verdict:
+        """The verdict for known mistake ``mistake``: its hint and credit, ``partial`` if it earns any."""
+        known = self.known[mistake]
+        status = "partial" if known.fraction > 0 else "failed"
+        return Verdict(status, known.fraction, message, known.hint, rel_error, threshold, mistake)
+
+    def error_mistake(self, message: str) -> str:
+        """Id of a known mistake recognised in an error message (``""``: none; checks may override)."""
+        return ""
 
     @abstractmethod
     def make_call(self, seed: int) -> Call:
@@ -309,7 +366,10 @@ class FunctionCheck(ABC):
                 "bad_output": "returned something that is not plain data",
                 "error": "raised an exception",
             }.get(outcome.status, outcome.status)
-            hint = _error_hint(outcome.message) or self.hint
             status = outcome.status if outcome.status != "bad_output" else "failed"
-            return Verdict(status, 0.0, f"{self.function} {label}: {outcome.message}".strip(), hint)
+            text = f"{self.function} {label}: {outcome.message}".strip()
+            if status == "error" and (mistake := self.error_mistake(outcome.message)):
+                return Verdict(status, 0.0, text, self.known[mistake].hint, mistake=mistake)
+            mistake, hint = _error_hint(outcome.message)
+            return Verdict(status, 0.0, text, hint or self.hint, mistake=mistake)
         return self.judge(outcome, expected, call, ctx)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from autograder.checks.base import (
     FunctionCheck,
     GradingContext,
+    KnownMistake,
     Variant,
     Verdict,
     compare_values,
@@ -40,7 +41,25 @@ class ContentLossCheck(_ScalarLossCheck):
     """content_loss on random feature maps."""
 
     function = "content_loss"
-    hint = "content_loss = content_weight * ((content_current - content_original) ** 2).sum()"
+    hint = (
+        "Measured: your scalar for random current and original features of shape (1, 16, 12, 12) and a "
+        "content weight in [0.02, 0.5], against the reference (rel_error shown above; accepted < 1e-3). "
+        "Re-read 'Content loss': the formula L_c is the content weight times the SUM over every element "
+        "of the squared difference between current and original features; return it as a scalar."
+    )
+    known: ClassVar[dict[str, KnownMistake]] = {
+        "content_not_squared": KnownMistake(
+            "norm not squared", "Use the SQUARED L2 distance (no square root), as in the formula L_c."
+        ),
+        "content_mean_instead_of_sum": KnownMistake(
+            "mean instead of sum",
+            "Sum the squared differences, don't average them: the mean divides the loss by the number "
+            "of elements C * H * W.",
+        ),
+        "content_weight_missing": KnownMistake(
+            "weight missing", "Multiply by content_weight (w_c in the formula)."
+        ),
+    }
 
     def make_call(self, seed: int) -> Call:
         """Random (1, 16, 12, 12) current and original features and a weight in [0.02, 0.5] from the seed."""
@@ -54,11 +73,12 @@ class ContentLossCheck(_ScalarLossCheck):
         """Norm not squared, mean instead of sum, weight forgotten."""
         w, cur, orig = call.args
         sq = (cur - orig).pow(2)
-        return {
-            "norm not squared": Variant(w * sq.sum().sqrt(), "Use the SQUARED L2 distance (no square root)."),
-            "mean instead of sum": Variant(w * sq.mean(), "Sum the squared differences, don't average them."),
-            "weight missing": Variant(sq.sum(), "Multiply by content_weight."),
+        outputs = {
+            "content_not_squared": w * sq.sum().sqrt(),
+            "content_mean_instead_of_sum": w * sq.mean(),
+            "content_weight_missing": sq.sum(),
         }
+        return {name: self.variant(name, output) for name, output in outputs.items()}
 
 
 class GramMatrixCheck(FunctionCheck):
@@ -66,9 +86,30 @@ class GramMatrixCheck(FunctionCheck):
 
     function = "gram_matrix"
     hint = (
-        "Reshape features to (N, C, H*W), then torch.bmm(F, F.transpose(1, 2)) gives (N, C, C); "
-        "divide by H * W * C when normalize is True."
+        "Measured: your result for random features of shape (2, 8, 6, 5) with normalize=True, against "
+        "the reference of shape (N, C, C) = (2, 8, 8) (rel_error shown above; accepted < 1e-3). Re-read "
+        "'Style loss: the Gram matrix': flatten each image's spatial dimensions, take the inner product "
+        "of every pair of channels (one batched matrix product), and divide by the number of neurons "
+        "H * W * C when normalize is True."
     )
+    known: ClassVar[dict[str, KnownMistake]] = {
+        "gram_unnormalized": KnownMistake(
+            "not normalized",
+            "Divide by H * W * C when normalize=True (you returned the raw Gram matrix).",
+            0.5,
+        ),
+        "gram_normalized_by_hw": KnownMistake(
+            "normalized by H*W only", "Normalize by the number of neurons H * W * C (all three factors)."
+        ),
+        "gram_normalized_by_c": KnownMistake(
+            "normalized by C only", "Normalize by the number of neurons H * W * C (all three factors)."
+        ),
+        "gram_wrong_transpose": KnownMistake(
+            "wrong dimensions transposed",
+            "You multiplied (N, HW, C) by (N, C, HW), giving (N, HW, HW). The Gram matrix is "
+            "(N, C, C): inner products between CHANNELS, so the transposed copy is the right-hand factor.",
+        ),
+    }
 
     def make_call(self, seed: int) -> Call:
         """Random features of shape (2, 8, 6, 5)."""
@@ -80,22 +121,13 @@ class GramMatrixCheck(FunctionCheck):
         f = call.args[0]
         n, c, h, w = f.shape
         flat = f.reshape(n, c, h * w)
-        return {
-            "not normalized": Variant(
-                _gram(f, 1.0),
-                "Divide by H * W * C when normalize=True (you returned the raw Gram matrix).",
-                0.5,
-            ),
-            "normalized by H*W only": Variant(
-                _gram(f, h * w), "Normalize by the number of neurons H * W * C."
-            ),
-            "normalized by C only": Variant(_gram(f, c), "Normalize by the number of neurons H * W * C."),
-            "wrong dimensions transposed": Variant(
-                flat.transpose(1, 2) @ flat / (h * w * c),
-                "You multiplied (N, HW, C) by (N, C, HW), giving (N, HW, HW). The Gram matrix is "
-                "(N, C, C): torch.bmm(F, F.transpose(1, 2)) with F of shape (N, C, H*W).",
-            ),
+        outputs = {
+            "gram_unnormalized": _gram(f, 1.0),
+            "gram_normalized_by_hw": _gram(f, h * w),
+            "gram_normalized_by_c": _gram(f, c),
+            "gram_wrong_transpose": flat.transpose(1, 2) @ flat / (h * w * c),
         }
+        return {name: self.variant(name, output) for name, output in outputs.items()}
 
     def judge(self, outcome: CallOutcome, expected: Any, call: Call, ctx: GradingContext) -> Verdict:
         """Shape (N, C, C), then 1e-3 relative error; the unnormalized matrix earns half."""
@@ -103,14 +135,49 @@ class GramMatrixCheck(FunctionCheck):
 
 
 class StyleLossCheck(_ScalarLossCheck):
-    """style_loss over three of four random feature layers against random Gram targets."""
+    """style_loss over three of four random feature layers against random Gram targets.
+
+    Layers 1, 2 and 3 have the same number of channels, so a loop that indexes ``feats`` by its
+    position (0, 1, 2) instead of by ``style_layers`` (0, 2, 3) gives a value (a named mistake)
+    rather than a shape error.
+    """
 
     function = "style_loss"
     hint = (
-        "Loop over the style layers: loss += style_weights[i] * ((gram_matrix(feats[layer]) - "
-        "style_targets[i]) ** 2).sum(). Use your gram_matrix (normalized)."
+        "Measured: your scalar for features at 4 layers, style_layers [0, 2, 3], 3 style targets (already "
+        "normalized Gram matrices of shape (1, C, C)) and 3 style weights in [2, 20], against the "
+        "reference (rel_error shown above; accepted < 1e-3). Re-read 'Style loss': for each style layer, "
+        "its weight times the SQUARED Frobenius distance between the normalized Gram matrix of the "
+        "current features at THAT layer and its target, summed over the style layers."
     )
-    shapes = ((1, 4, 10, 10), (1, 6, 8, 8), (1, 8, 6, 6), (1, 5, 4, 4))
+    known: ClassVar[dict[str, KnownMistake]] = {
+        "style_weights_ignored": KnownMistake(
+            "weights ignored", "Multiply each layer's term by style_weights[i]."
+        ),
+        "style_not_squared": KnownMistake(
+            "norm not squared", "Use the SQUARED Frobenius distance (no square root)."
+        ),
+        "style_unnormalized_gram": KnownMistake(
+            "unnormalized Gram matrices of the current features",
+            "The Gram matrices in your loss are not divided by H * W * C, while the targets are "
+            "normalized Gram matrices, so every layer compares two different scales. Call gram_matrix "
+            "with normalize left True (its default); if gram_matrix passed its own check, look at how "
+            "style_loss calls it (a normalize=False argument).",
+        ),
+        "style_feats_by_position": KnownMistake(
+            "feats indexed by position instead of by layer",
+            "You indexed feats by the loop position (0, 1, 2, ...) instead of by the layer index: feats "
+            "holds EVERY layer, and style_layers[i] says which one goes with style_targets[i] and "
+            "style_weights[i].",
+        ),
+        "style_gram_of_target": KnownMistake(
+            "Gram matrix of the target taken again",
+            "style_targets already holds Gram matrices, of shape (N, C, C) (see the docstring), so "
+            "gram_matrix of a target fails (it expects (N, C, H, W) features). Compare the Gram matrix "
+            "of the current features directly with the target.",
+        ),
+    }
+    shapes = ((1, 4, 10, 10), (1, 6, 8, 8), (1, 6, 6, 6), (1, 6, 4, 4))
     layers = (0, 2, 3)
 
     def make_call(self, seed: int) -> Call:
@@ -125,26 +192,28 @@ class StyleLossCheck(_ScalarLossCheck):
         return Call(args=(feats, list(self.layers), targets, weights))
 
     def variants(self, call: Call, model: torch.nn.Module) -> dict[str, Variant]:
-        """Weights ignored, norm not squared, unnormalized Gram matrices."""
+        """Weights ignored, norm not squared, unnormalized Gram matrices, feats indexed by position."""
         feats, layers, targets, weights = call.args
 
-        def loss(divide: bool, square: bool, weighted: bool) -> torch.Tensor:
+        def loss(divide: bool, square: bool, weighted: bool, by_position: bool = False) -> torch.Tensor:
             total = torch.zeros(())
-            for layer, target, w in zip(layers, targets, weights, strict=True):
-                gram = _gram(feats[layer], feats[layer][0].numel() if divide else 1.0)
-                diff = (gram - target).pow(2).sum()
+            for i, (layer, target, w) in enumerate(zip(layers, targets, weights, strict=True)):
+                f = feats[i if by_position else layer]
+                diff = (_gram(f, f[0].numel() if divide else 1.0) - target).pow(2).sum()
                 total = total + (w if weighted else 1.0) * (diff if square else diff.sqrt())
             return total
 
-        return {
-            "weights ignored": Variant(
-                loss(True, True, False), "Multiply each layer's term by style_weights[i]."
-            ),
-            "norm not squared": Variant(loss(True, False, True), "Use the SQUARED Frobenius distance."),
-            "unnormalized Gram": Variant(
-                loss(False, True, True), "Your Gram matrices are not normalized: check gram_matrix first."
-            ),
+        outputs = {
+            "style_weights_ignored": loss(True, True, False),
+            "style_not_squared": loss(True, False, True),
+            "style_unnormalized_gram": loss(False, True, True),
+            "style_feats_by_position": loss(True, True, True, by_position=True),
         }
+        return {name: self.variant(name, output) for name, output in outputs.items()}
+
+    def error_mistake(self, message: str) -> str:
+        """A 3-D tensor unpacked as (N, C, H, W): gram_matrix was given a target, a (N, C, C) Gram matrix."""
+        return "style_gram_of_target" if "expected 4, got 3" in message else ""
 
 
 class TVLossCheck(FunctionCheck):
@@ -152,9 +221,31 @@ class TVLossCheck(FunctionCheck):
 
     function = "tv_loss"
     hint = (
-        "Vectorize with slicing: tv_weight * (((img[..., 1:, :] - img[..., :-1, :]) ** 2).sum() + "
-        "((img[..., :, 1:] - img[..., :, :-1]) ** 2).sum())."
+        "Measured: your scalar for a random (1, 3, 16, 20) image and a TV weight in [0.01, 1], against "
+        "the reference (rel_error shown above; accepted < 1e-4). Re-read 'Total-variation "
+        "regularization': the weight times the sum, over all channels, of the squared differences of "
+        "vertically adjacent pixels PLUS those of horizontally adjacent pixels, computed on shifted "
+        "slices of the whole image (no loops)."
     )
+    known: ClassVar[dict[str, KnownMistake]] = {
+        "tv_absolute_differences": KnownMistake(
+            "absolute differences", "Square the differences (the formula uses squares, not absolute values)."
+        ),
+        "tv_one_direction": KnownMistake(
+            "one direction only", "Add both vertical AND horizontal differences."
+        ),
+        "tv_other_direction": KnownMistake(
+            "other direction only", "Add both vertical AND horizontal differences."
+        ),
+        "tv_mean_instead_of_sum": KnownMistake(
+            "mean instead of sum", "Sum the squared differences, don't average them."
+        ),
+        "tv_python_loop": KnownMistake(
+            "Python loop",
+            "The TV loss must be vectorized: use tensor slicing over whole images, no for/while loops or "
+            "comprehensions.",
+        ),
+    }
 
     def make_call(self, seed: int) -> Call:
         """A random (1, 3, 16, 20) image and a weight from the seed."""
@@ -167,18 +258,13 @@ class TVLossCheck(FunctionCheck):
         img, w = call.args
         dh = img[..., 1:, :] - img[..., :-1, :]
         dw = img[..., :, 1:] - img[..., :, :-1]
-        return {
-            "absolute differences": Variant(w * (dh.abs().sum() + dw.abs().sum()), "Square the differences."),
-            "one direction only": Variant(
-                w * dh.pow(2).sum(), "Add both vertical AND horizontal differences."
-            ),
-            "other direction only": Variant(
-                w * dw.pow(2).sum(), "Add both vertical AND horizontal differences."
-            ),
-            "mean instead of sum": Variant(
-                w * (dh.pow(2).mean() + dw.pow(2).mean()), "Sum the squared differences, don't average them."
-            ),
+        outputs = {
+            "tv_absolute_differences": w * (dh.abs().sum() + dw.abs().sum()),
+            "tv_one_direction": w * dh.pow(2).sum(),
+            "tv_other_direction": w * dw.pow(2).sum(),
+            "tv_mean_instead_of_sum": w * (dh.pow(2).mean() + dw.pow(2).mean()),
         }
+        return {name: self.variant(name, output) for name, output in outputs.items()}
 
     def judge(self, outcome: CallOutcome, expected: Any, call: Call, ctx: GradingContext) -> Verdict:
         """A scalar within 1e-4 relative error, computed without Python loops."""
@@ -187,13 +273,10 @@ class TVLossCheck(FunctionCheck):
         )
         loops = python_loops(ctx.source)
         if loops and verdict.status in {"passed", "partial"}:
-            return Verdict(
-                "failed",
-                0.0,
+            return self.named(
+                "tv_python_loop",
                 f"values match ({verdict.message}) but tv_loss uses a Python loop "
                 f"(line {loops[0]} of the function)",
-                "The TV loss must be vectorized: use tensor slicing over whole images, no for/while loops or "
-                "comprehensions.",
                 verdict.rel_error,
                 verdict.threshold,
             )

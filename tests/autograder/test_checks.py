@@ -9,10 +9,12 @@ import torch
 
 from autograder.checks import CHECKS, GradingContext, checks_for
 from autograder.checks.base import compare_values, norm_rel_error, python_loops, rel_error
+from autograder.grading.results import CheckResult, SubmissionResult
 from autograder.mistakes import MISTAKES
 from autograder.references import load_references
 from autograder.runner import CallOutcome
 from autograder.selfcheck import run_check
+from autograder.settings import PUBLIC_REFERENCES as PUBLIC_PATH
 from autograder.tolerances import NORM_BASED, REL_ERROR
 from tests.helpers.notebooks import mistake_functions, solution_functions, stub_functions
 
@@ -50,10 +52,11 @@ def test_stub_is_not_implemented(function: str) -> None:
 
 @pytest.mark.parametrize("mistake", _by_cost(MISTAKES, lambda m: m.function, lambda m: m.name))
 def test_classic_mistake_is_named(mistake) -> None:
-    """Is each classic mistake caught, with the hint that names it?"""
+    """Is each classic mistake caught, with the hint and the mistake id that name it?"""
     result = run_check(mistake.function, mistake_functions(mistake)[mistake.function])
     assert result.status == mistake.expect_status, result.message
     assert mistake.expect_in_hint in result.hint + result.message
+    assert result.mistake == mistake.expect_mistake, result.message
     assert result.points < result.max_points
 
 
@@ -197,3 +200,21 @@ def test_checks_cover_both_notebooks() -> None:
     """Does every graded function of both notebooks have exactly one check?"""
     names = [c.function for nb in ("NetworkVisualization", "StyleTransfer") for c in checks_for(nb)]
     assert sorted(names) == sorted(CHECKS)
+
+
+def test_stored_hints_are_replaced_by_the_checks_current_ones(tmp_path) -> None:
+    """Does a reference file with an old hint for a known mistake show the check's current hint?"""
+    payload = torch.load(PUBLIC_PATH, weights_only=True)
+    payload["entries"]["gram_matrix"]["variants"]["gram_unnormalized"]["hint"] = "old hint with the answer"
+    stale = tmp_path / "stale.pt"
+    torch.save(payload, stale)
+    variant = load_references("public", stale).variants("gram_matrix")["gram_unnormalized"]
+    assert variant.hint == CHECKS["gram_matrix"].known["gram_unnormalized"].hint
+    assert variant.label == "not normalized"
+
+
+def test_mistake_id_survives_json() -> None:
+    """Is CheckResult.mistake written to and read back from the results JSON?"""
+    check = CheckResult("gram_matrix", "public", 1.5, 3.0, "partial", "m", "h", mistake="gram_unnormalized")
+    back = SubmissionResult.from_json(SubmissionResult("s", "StyleTransfer", 1.5, 3.0, [check]).to_json())
+    assert back.checks[0].mistake == "gram_unnormalized"

@@ -73,6 +73,7 @@ def test_classic_mistakes_are_named(graded) -> None:
             check = checks[("mistakes", mistake.function)]
             assert check.status == mistake.expect_status, (mistake.name, check.message)
             assert mistake.expect_in_hint in check.hint + check.message
+            assert check.mistake == mistake.expect_mistake, (mistake.name, check.message)
 
 
 def test_exit_and_hang_cost_only_their_functions(graded) -> None:
