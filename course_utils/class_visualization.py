@@ -9,11 +9,13 @@ Yosinski et al. 2015 (https://arxiv.org/abs/1506.06579) and Olah et al. 2017
 * **transforms** applied between the image and the network (random jitter, scaling, rotation), so the
   image has to work from many viewpoints. They are differentiable, so the student's step, which calls
   ``model(img)``, sees a :class:`TransformedModel` and autograd maps the gradient back to ``img``.
-  A transform is a factory returning a function ``(x, generator) -> x'``, as in lucent;
+  A transform is a factory returning a function ``(x, generator) -> x'``, as in lucent
+  (:mod:`course_utils.transforms`, re-exported here);
 * **gradient preconditioning**: the step the student took is re-shaped in the Fourier domain (low
-  frequencies amplified by ``1 / f**decay``) and across colours (ImageNet's colour correlation). With
-  ``decay=2`` this is exactly a plain gradient step in Olah et al.'s Fourier parameterization; the
-  default 1.5 sits between that and a pixel step;
+  frequencies amplified by ``1 / f**decay``) and across colours (the square root of ImageNet's colour
+  correlation). With ``decay=2`` and the full colour correlation this would be exactly a plain gradient
+  step in Olah et al.'s decorrelated Fourier parameterization; the defaults (1.5, square root) sit
+  between that and a pixel step, an approximation that keeps the colours;
 * clamping to valid pixels after every step, and optionally a blur schedule (strong early, weak late)
   and the L2 penalty, which the tuned recipe does not need.
 
@@ -27,16 +29,22 @@ The student's function still acts in place on a pixel-space leaf tensor ``img`` 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from course_utils.image import STD, blur_image, jitter, pixel_bounds
 from course_utils.progress import progress
+from course_utils.transforms import (
+    Transform,
+    TransformedModel,
+    compose,
+    random_jitter,
+    random_rotate,
+    random_scale,
+)
 
 __all__ = [
     "COLOR_CORRELATION_SQRT",
@@ -54,9 +62,6 @@ __all__ = [
     "random_scale",
 ]
 
-#: ``(x, generator) -> x'``: a differentiable map of an image batch ``(N, 3, H, W)``; random
-#: choices are drawn from the CPU ``generator`` so that runs are reproducible on any device.
-Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 #: The student's ``class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)``.
 UpdateStep = Callable[[torch.Tensor, nn.Module, int, float, float], None]
 
@@ -72,115 +77,6 @@ COLOR_CORRELATION_SQRT: tuple[tuple[float, float, float], ...] = (
 
 class UpdateStepNotImplementedError(RuntimeError):
     """The update step given to :func:`create_class_visualization` did not change the image."""
-
-
-def _uniform(generator: torch.Generator, low: float, high: float) -> float:
-    return low + (high - low) * float(torch.rand((), generator=generator))
-
-
-def random_jitter(max_shift: int) -> Transform:
-    """Factory: shift the image by up to ``max_shift`` pixels each way, with wrap-around.
-
-    Args:
-        max_shift: largest shift in pixels (``0`` disables).
-
-    Returns:
-        A :data:`Transform` keeping shape, dtype and device.
-    """
-
-    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        if max_shift <= 0:
-            return x
-        ox, oy = torch.randint(-max_shift, max_shift + 1, (2,), generator=generator).tolist()
-        return jitter(x, ox, oy)
-
-    return transform
-
-
-def random_scale(scales: Sequence[float]) -> Transform:
-    """Factory: resize the image by a factor picked uniformly from ``scales`` (bilinear).
-
-    Args:
-        scales: candidate factors, e.g. ``(0.9, 1.0, 1.1)``; the output side is ``round(side * s)``.
-
-    Returns:
-        A :data:`Transform`; the spatial size changes, channels, dtype and device are kept.
-    """
-    choices = tuple(float(s) for s in scales)
-
-    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        s = choices[int(torch.randint(len(choices), (), generator=generator))]
-        if s == 1.0:
-            return x
-        size = (max(1, round(x.shape[-2] * s)), max(1, round(x.shape[-1] * s)))
-        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-
-    return transform
-
-
-def random_rotate(max_degrees: float) -> Transform:
-    """Factory: rotate the image about its centre by up to ``max_degrees`` either way.
-
-    Args:
-        max_degrees: largest rotation angle in degrees (``0`` disables); corners are filled by
-            reflection so that no flat border appears.
-
-    Returns:
-        A :data:`Transform` keeping shape, dtype and device.
-    """
-
-    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        if max_degrees <= 0:
-            return x
-        angle = math.radians(_uniform(generator, -max_degrees, max_degrees))
-        cos, sin = math.cos(angle), math.sin(angle)
-        theta = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0]], dtype=x.dtype, device=x.device)
-        grid = F.affine_grid(theta.expand(x.shape[0], 2, 3), list(x.shape), align_corners=False)
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-
-    return transform
-
-
-def compose(transforms: Sequence[Transform]) -> Transform:
-    """Factory: apply ``transforms`` left to right.
-
-    Args:
-        transforms: transforms made by the factories of this module (or your own).
-
-    Returns:
-        One :data:`Transform`.
-    """
-    chain = tuple(transforms)
-
-    def transform(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        for t in chain:
-            x = t(x, generator)
-        return x
-
-    return transform
-
-
-class TransformedModel(nn.Module):
-    """``model(transform(x))``: what the student's update step calls in the tuned loop.
-
-    Each call draws fresh random transforms from ``generator``; gradients flow through the
-    transforms back to ``x``.
-
-    Args:
-        model: the classifier, ``(N, 3, H, W) -> (N, 1000)`` logits.
-        transform: a :data:`Transform`.
-        generator: CPU generator for the random choices.
-    """
-
-    def __init__(self, model: nn.Module, transform: Transform, generator: torch.Generator) -> None:
-        super().__init__()
-        self.model = model
-        self.transform = transform
-        self.generator = generator
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Scores ``(N, 1000)`` of the transformed batch ``x`` ``(N, 3, H, W)``."""
-        return self.model(self.transform(x, self.generator))
 
 
 def _fourier_weights(h: int, w: int, decay: float, like: torch.Tensor) -> torch.Tensor:
