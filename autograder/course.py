@@ -88,7 +88,7 @@ NOTEBOOKS: dict[str, Notebook] = {
                 ("make_fooling_image", 4.0),
                 ("class_visualization_update_step", 4.0),
             ),
-            ("inline-answer-1", "inline-answer-2", "inline-answer-3"),
+            ("inline-answer-1", "inline-answer-2", "inline-answer-3", "inline-answer-4"),
         ),
         _notebook(
             "StyleTransfer",

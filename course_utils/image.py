@@ -24,7 +24,9 @@ __all__ = [
     "STD",
     "blur_image",
     "deprocess",
+    "grey_levels",
     "jitter",
+    "pixel_bounds",
     "preprocess",
     "rescale",
 ]
@@ -111,6 +113,43 @@ def preprocess(
         x = _resize(x, size).clamp_(0.0, 1.0)
     mean, std = _channel_stats(x)
     return (x - mean) / std
+
+
+def pixel_bounds(
+    device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The valid range of a normalized tensor: where pixels 0 and 255 land after :func:`preprocess`.
+
+    Args:
+        device: where to put the bounds (default: the CPU).
+        dtype: their dtype.
+
+    Returns:
+        ``(low, high)``, each ``(1, 3, 1, 1)``: ``(0 - MEAN) / STD`` and ``(1 - MEAN) / STD`` per
+        channel (for this network -1 and 1), ready to broadcast against ``(N, 3, H, W)``, e.g.
+        ``torch.maximum(torch.minimum(x, high), low)`` clamps ``x`` to valid pixels.
+
+    Example:
+        >>> low, high = pixel_bounds()
+        >>> low.flatten().tolist(), high.flatten().tolist()
+        ([-1.0, -1.0, -1.0], [1.0, 1.0, 1.0])
+    """
+    mean = torch.tensor(MEAN, dtype=dtype, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, dtype=dtype, device=device).view(1, 3, 1, 1)
+    return (0.0 - mean) / std, (1.0 - mean) / std
+
+
+def grey_levels(delta: torch.Tensor) -> torch.Tensor:
+    """Convert a change of a normalized tensor into pixel units (grey levels, 0..255 scale).
+
+    Args:
+        delta: ``(N, 3, H, W)`` difference of two normalized tensors (e.g. fooling image - photo).
+
+    Returns:
+        ``delta * STD * 255`` per channel, same shape, dtype and device: a change of 1 is one grey level.
+    """
+    _, std = _channel_stats(delta)
+    return delta * std * 255.0
 
 
 def rescale(x: torch.Tensor) -> torch.Tensor:

@@ -85,54 +85,75 @@ def show_images(
     return fig, axes
 
 
+def _as_maps(saliency: np.ndarray | torch.Tensor) -> np.ndarray:
+    return saliency.detach().cpu().numpy() if isinstance(saliency, torch.Tensor) else np.asarray(saliency)
+
+
 def show_saliency(
     images: ImagesLike,
-    saliency: np.ndarray | torch.Tensor,
+    saliency: np.ndarray | torch.Tensor | Mapping[str, np.ndarray | torch.Tensor],
     titles: Sequence[str] | None = None,
     cell: float = 2.2,
     cmap: str = "hot",
 ) -> tuple[Figure, np.ndarray]:
-    """Show each image with its saliency map underneath.
+    """Show each image with its saliency map (or several kinds of maps) underneath.
 
     Each map is scaled to its own maximum (saliency magnitudes are only comparable within an
     image), so the brightest pixel of every map is white.
 
     Args:
         images: ``N`` images.
-        saliency: ``(N, H, W)`` non-negative float saliency maps.
+        saliency: ``(N, H, W)`` non-negative float saliency maps, or a mapping from row label to
+            such maps for several rows, e.g. ``{"saliency": raw, "SmoothGrad": smooth}``.
         titles: ``N`` captions for the images (e.g. class names).
         cell: size of one panel in inches (shrunk so the figure is at most 10 inches wide).
         cmap: matplotlib colormap for the maps.
 
     Returns:
-        The figure and its ``(2, N)`` axes (row 0 images, row 1 saliency maps).
+        The figure and its ``(1 + rows, N)`` axes (row 0 images, then one row per kind of map).
 
     Raises:
         ValueError: if the number of maps differs from the number of images.
     """
     pics = _as_uint8_list(images)
-    maps = saliency.detach().cpu().numpy() if isinstance(saliency, torch.Tensor) else np.asarray(saliency)
-    if maps.ndim != 3 or len(maps) != len(pics):
-        raise ValueError(
-            f"show_saliency needs one (H, W) map per image: got {len(pics)} images and maps of shape "
-            f"{maps.shape}; compute_saliency_maps should return (N, H, W)."
-        )
+    rows = {"saliency": saliency} if not isinstance(saliency, Mapping) else dict(saliency)
+    rows = {label: _as_maps(maps) for label, maps in rows.items()}
+    for label, maps in rows.items():
+        if maps.ndim != 3 or len(maps) != len(pics):
+            raise ValueError(
+                f"show_saliency needs one (H, W) map per image: got {len(pics)} images and {label!r} maps "
+                f"of shape {maps.shape}; compute_saliency_maps should return (N, H, W)."
+            )
     n = len(pics)
     cell = _fit(cell, n)
-    fig, axes = plt.subplots(2, n, figsize=(cell * n, cell * 2 + 0.3), squeeze=False)
+    fig, axes = plt.subplots(
+        1 + len(rows), n, figsize=(cell * n, cell * (1 + len(rows)) + 0.3), squeeze=False
+    )
     for i in range(n):
         axes[0, i].imshow(pics[i])
-        axes[1, i].imshow(maps[i], cmap=cmap, vmin=0.0, vmax=max(float(maps[i].max()), 1e-12))
         if titles is not None:
             axes[0, i].set_title(titles[i], fontsize=9)
-        axes[0, i].axis("off")
-        axes[1, i].axis("off")
-    axes[0, 0].text(-0.08, 0.5, "image", transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
-    axes[1, 0].text(
-        -0.08, 0.5, "saliency", transform=axes[1, 0].transAxes, rotation=90, va="center", ha="right"
-    )
+        for r, maps in enumerate(rows.values(), start=1):
+            axes[r, i].imshow(maps[i], cmap=cmap, vmin=0.0, vmax=max(float(maps[i].max()), 1e-12))
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, label in enumerate(["image", *rows], start=0):
+        axes[r, 0].text(
+            -0.08, 0.5, label, transform=axes[r, 0].transAxes, rotation=90, va="center", ha="right"
+        )
     fig.tight_layout()
     return fig, axes
+
+
+#: Magnifications :func:`show_fooling` picks from (the largest that does not saturate most pixels).
+_GAINS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+
+
+def _pick_gain(diff: np.ndarray) -> float:
+    """Largest of :data:`_GAINS` mapping the 99th percentile of ``|diff|`` (grey levels) within range."""
+    p99 = float(np.percentile(np.abs(diff), 99))
+    fitting = [g for g in _GAINS if g * p99 <= 127.5]
+    return float(fitting[-1] if fitting else 1)
 
 
 def show_fooling(
@@ -141,8 +162,9 @@ def show_fooling(
     original_title: str,
     fooled_title: str,
     cell: float = 2.4,
+    gain: float | None = None,
 ) -> tuple[Figure, np.ndarray]:
-    """Show an adversarial example: original, fooled, difference, and the difference magnified 10x.
+    """Show an adversarial example: original, fooled, the difference at true scale, and magnified.
 
     Args:
         original: ``(1, 3, H, W)`` normalized tensor.
@@ -150,20 +172,25 @@ def show_fooling(
         original_title: caption, e.g. ``"hay (p=0.91)"``.
         fooled_title: caption, e.g. ``"stingray (p=0.52)"``.
         cell: size of one panel in inches.
+        gain: magnification of the last panel (default: the largest of 1, 2, 5, 10, 20, 50, ...
+            that keeps 99% of the pixels unclipped).
 
     Returns:
-        The figure and its ``(1, 4)`` axes. The difference panel maps the largest change to
-        black/white (mid-grey is no change); the 10x panel shows ``10 * difference`` around grey.
+        The figure and its ``(1, 4)`` axes. Both difference panels show mid-grey for no change and
+        ``grey + gain * difference`` (in pixel units, clipped to [0, 255]): the third panel with gain 1,
+        on the true pixel scale (so it looks almost uniformly grey), the fourth with ``gain``; the
+        titles give the scale and the largest change in grey levels.
     """
     orig_px = deprocess(original).astype(np.float32)
     fool_px = deprocess(fooled).astype(np.float32)
     diff = fool_px - orig_px
-    scale = max(float(np.abs(diff).max()), 1e-6)
+    largest = float(np.abs(diff).max())
+    gain = _pick_gain(diff) if gain is None else float(gain)
     panels = [
         (orig_px.astype(np.uint8), original_title),
         (fool_px.astype(np.uint8), fooled_title),
-        ((diff / (2 * scale) + 0.5), f"difference (max {scale:.0f}/255)"),
-        (np.clip(10 * diff / 255 + 0.5, 0, 1), "10x difference"),
+        (np.clip(0.5 + diff / 255, 0, 1), f"difference, true scale (max {largest:.0f}/255)"),
+        (np.clip(0.5 + gain * diff / 255, 0, 1), f"difference x{gain:g}"),
     ]
     cell = _fit(cell, 4)
     fig, axes = plt.subplots(1, 4, figsize=(cell * 4, cell + 0.4), squeeze=False)
@@ -187,7 +214,7 @@ def show_class_visualization(
 
     Args:
         snapshots: images, ``(1, 3, H, W)`` / ``(3, H, W)`` normalized tensors or ``uint8`` arrays.
-        titles: one caption per image, e.g. ``"step 100, p=0.97"`` or ``"tarantula p=1.00"``.
+        titles: one caption per image, e.g. ``"step 100, rank 1"`` or ``"tarantula, rank 412 -> 1"``.
         suptitle: optional caption for the whole figure, e.g. the class name.
         cell: size of one panel in inches (shrunk so the figure is at most 10 inches wide).
         ncols: panels per row (default: all in one row).

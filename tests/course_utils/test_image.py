@@ -8,7 +8,16 @@ import torch
 from PIL import Image
 from scipy.ndimage import gaussian_filter1d
 
-from course_utils.image import IMAGE_SIZE, blur_image, deprocess, jitter, preprocess, rescale
+from course_utils.image import (
+    IMAGE_SIZE,
+    blur_image,
+    deprocess,
+    grey_levels,
+    jitter,
+    pixel_bounds,
+    preprocess,
+    rescale,
+)
 
 
 def _random_pixels(shape, seed=0) -> np.ndarray:
@@ -90,3 +99,19 @@ def test_functions_stay_on_gpu():
     x = preprocess(_random_pixels((1, 16, 16, 3)), size=None, device="cuda")
     for out in (jitter(x, 1, 1), blur_image(x, 1.0), rescale(x)):
         assert out.device == x.device
+
+
+def test_pixel_bounds_are_where_black_and_white_pixels_land():
+    """Are pixel_bounds the preprocessed values of pixels 0 and 255, shaped to broadcast over a batch?"""
+    low, high = pixel_bounds(dtype=torch.float64)
+    assert low.shape == high.shape == (1, 3, 1, 1) and low.dtype == torch.float64
+    black_white = preprocess(np.array([[[0, 0, 0], [255, 255, 255]]], dtype=np.uint8), size=None)
+    torch.testing.assert_close(low.float().flatten(), black_white[0, :, 0, 0])
+    torch.testing.assert_close(high.float().flatten(), black_white[0, :, 0, 1])
+
+
+def test_grey_levels_converts_normalized_changes_to_pixel_units():
+    """Does a change of one grey level in pixels come back as 1 from grey_levels?"""
+    a = preprocess(np.full((4, 4, 3), 100, np.uint8), size=None)
+    b = preprocess(np.full((4, 4, 3), 103, np.uint8), size=None)
+    torch.testing.assert_close(grey_levels(b - a), torch.full_like(a, 3.0), rtol=0, atol=1e-4)

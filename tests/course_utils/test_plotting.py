@@ -60,11 +60,38 @@ def test_show_saliency_rejects_wrong_map_count():
 
 
 def test_show_fooling_four_panels(tmp_path):
-    """Does show_fooling draw original, fooled, difference and 10x difference?"""
+    """Does show_fooling draw original, fooled, the difference at true scale and magnified?"""
     x = torch.zeros(1, 3, 16, 16)
     fig, axes = show_fooling(x, x + 0.01, "hay (p=0.90)", "stingray (p=0.51)")
     assert axes.shape == (1, 4)
     assert axes[0, 1].get_title() == "stingray (p=0.51)"
+    assert "true scale" in axes[0, 2].get_title()
+    _render(fig, tmp_path)
+
+
+def test_show_fooling_true_scale_panel_is_near_grey_and_magnified_one_is_not():
+    """Is a change of a few grey levels near-grey at true scale and stretched by the gain in the title?"""
+    x = torch.zeros(1, 3, 16, 16)
+    delta = torch.zeros_like(x)
+    delta[..., :8, :] = 4 / 127.5  # +4 grey levels on the top half (STD 0.5: 1 unit = 127.5 levels)
+    _, axes = show_fooling(x, x + delta, "a", "b")
+    true_scale = axes[0, 2].get_images()[0].get_array()
+    magnified = axes[0, 3].get_images()[0].get_array()
+    assert np.abs(true_scale - 0.5).max() < 5 / 255  # invisible: within 5 grey levels of mid-grey
+    gain = float(axes[0, 3].get_title().split("x")[-1])
+    assert gain == 20  # the largest of 1, 2, 5, 10, 20, 50 with gain * 4 <= 127.5
+    np.testing.assert_allclose(magnified[0, 0], 0.5 + gain * 4 / 255, atol=1e-3)
+    fixed = show_fooling(x, x + delta, "a", "b", gain=5)[1]
+    assert fixed[0, 3].get_title() == "difference x5"
+
+
+def test_show_saliency_several_rows_of_maps(tmp_path):
+    """Does a mapping of maps give one labelled row per kind under the images (raw and SmoothGrad)?"""
+    maps = {"saliency": torch.rand(3, 16, 16), "SmoothGrad": np.random.rand(3, 16, 16)}
+    fig, axes = show_saliency(_images(3), maps, titles=["a", "b", "c"])
+    assert axes.shape == (3, 3)
+    labels = [t.get_text() for ax in axes[:, 0] for t in ax.texts]
+    assert labels == ["image", "saliency", "SmoothGrad"]
     _render(fig, tmp_path)
 
 
