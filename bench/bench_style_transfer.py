@@ -11,7 +11,7 @@ Usage::
 
     COURSE_DATA_DIR=/path/to/data python bench/bench_style_transfer.py [--big-size 512] [--skip-big] [--write]
 
-Budget: the whole notebook within 500 units (on the 2-core CPU where it was tuned, one unit is about 0.2 s).
+Budget: the whole notebook within 500 units (issue 13), whatever the machine.
 """
 
 from __future__ import annotations
