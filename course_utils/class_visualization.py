@@ -56,6 +56,7 @@ __all__ = [
     "UpdateStepNotImplementedError",
     "compose",
     "create_class_visualization",
+    "fourier_weights",
     "precondition",
     "random_jitter",
     "random_rotate",
@@ -79,7 +80,13 @@ class UpdateStepNotImplementedError(RuntimeError):
     """The update step given to :func:`create_class_visualization` did not change the image."""
 
 
-def _fourier_weights(h: int, w: int, decay: float, like: torch.Tensor) -> torch.Tensor:
+def fourier_weights(h: int, w: int, decay: float, like: torch.Tensor) -> torch.Tensor:
+    """Weights ``1 / f**decay`` of an ``rfft2`` spectrum of an ``(h, w)`` image, shape ``(h, w // 2 + 1)``.
+
+    ``f`` is the radial frequency in cycles per pixel (floored at ``1 / max(h, w)`` so the constant
+    term stays finite); dtype and device follow ``like``. Used by the class visualization's step
+    preconditioning and by the style-transfer driver's Fourier parameterization.
+    """
     fy = torch.fft.fftfreq(h, device=like.device, dtype=like.dtype).view(-1, 1)
     fx = torch.fft.rfftfreq(w, device=like.device, dtype=like.dtype).view(1, -1)
     freq = torch.sqrt(fx**2 + fy**2).clamp_min(1.0 / max(h, w))
@@ -115,7 +122,7 @@ def precondition(step: torch.Tensor, decay: float = 1.0, decorrelate: bool = Tru
     out = step
     if decay > 0:
         h, w = step.shape[-2:]
-        spectrum = torch.fft.rfft2(step, norm="ortho") * _fourier_weights(h, w, decay, step)
+        spectrum = torch.fft.rfft2(step, norm="ortho") * fourier_weights(h, w, decay, step)
         out = torch.fft.irfft2(spectrum, s=(h, w), norm="ortho")
     if decorrelate:
         std = torch.tensor(STD, dtype=step.dtype, device=step.device).view(1, 3, 1, 1)

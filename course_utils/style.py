@@ -12,6 +12,9 @@ They smooth the activations with a softmax before the Gram matrix (SWAG). :func:
 is such a transform (a softmax across channels at each position, with a temperature). On
 EfficientNet-Lite0 the stage outputs are linear bottlenecks with near-Gaussian statistics, and the
 transform makes them peakier; the notebook measures this and uses it only for comparison.
+
+:func:`high_frequency_share` measures grain: the share of an image's spectral power above half the
+Nyquist frequency, to compare a result with its style image at the same size.
 """
 
 from __future__ import annotations
@@ -20,7 +23,17 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["DEFAULT_TEMPERATURE", "require_losses", "softmax_feature_map", "softmax_features"]
+from course_utils.image import MEAN, STD
+
+__all__ = [
+    "DEFAULT_TEMPERATURE",
+    "LUMA_WEIGHTS",
+    "high_frequency_share",
+    "luminance",
+    "require_losses",
+    "softmax_feature_map",
+    "softmax_features",
+]
 
 #: Softmax temperature of :func:`softmax_feature_map`, in units of activation (the standard
 #: deviation of an EfficientNet-Lite0 stage output is 5 to 10).
@@ -112,3 +125,55 @@ def softmax_features(
         ``style_layers`` still index into it).
     """
     return [softmax_feature_map(f, temperature) for f in feats]
+
+
+#: ITU-R BT.601 luma weights of R, G and B.
+LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """Luma of normalized images ``(N, 3, H, W)`` (as ``preprocess`` makes them): ``(N, H, W)`` in [0, 1]."""
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"expected normalized RGB images (N, 3, H, W), got shape {tuple(x.shape)}")
+    x = x.detach().double()
+    mean = torch.tensor(MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    pixels = (x * std + mean).clamp(0.0, 1.0)
+    weights = torch.tensor(LUMA_WEIGHTS, dtype=pixels.dtype, device=pixels.device).view(1, 3, 1, 1)
+    return (pixels * weights).sum(dim=1)
+
+
+def high_frequency_share(x: torch.Tensor, cutoff: float = 0.25) -> torch.Tensor:
+    """Share of the luminance's spectral power at frequencies above ``cutoff`` cycles per pixel.
+
+    The mean is removed and a Hann window applied first (so that the image border, a jump under the
+    FFT's wrap-around, does not count as high frequency). Nyquist is 0.5 cycles/pixel, so the default
+    ``cutoff=0.25`` is half the Nyquist frequency: a measure of grain. Grain of a style-transfer result
+    is this share divided by the share of the style image resized to the result's size.
+
+    Args:
+        x: normalized images ``(N, 3, H, W)``.
+        cutoff: radial frequency in cycles per pixel, in ``(0, 0.5)``.
+
+    Returns:
+        ``(N,)`` float64 tensor of shares in [0, 1].
+    """
+    if not 0.0 < cutoff < 0.5:
+        raise ValueError(f"cutoff must be in (0, 0.5) cycles per pixel, got {cutoff}")
+    y = luminance(x)
+    h, w = y.shape[-2:]
+    y = y - y.mean(dim=(-2, -1), keepdim=True)
+    window = torch.hann_window(h, periodic=False, dtype=y.dtype, device=y.device).view(
+        -1, 1
+    ) * torch.hann_window(w, periodic=False, dtype=y.dtype, device=y.device).view(1, -1)
+    power = torch.fft.rfft2(y * window).abs().pow(2)
+    fy = torch.fft.fftfreq(h, dtype=y.dtype, device=y.device).view(-1, 1)
+    fx = torch.fft.rfftfreq(w, dtype=y.dtype, device=y.device).view(1, -1)
+    # rfft2 keeps one half of the spectrum: columns 1..W/2-1 stand for two coefficients each
+    multiplicity = torch.full((1, fx.shape[1]), 2.0, dtype=y.dtype, device=y.device)
+    multiplicity[0, 0] = 1.0
+    if w % 2 == 0:
+        multiplicity[0, -1] = 1.0
+    power = power * multiplicity
+    high = torch.sqrt(fx**2 + fy**2) > cutoff
+    return (power * high).sum(dim=(-2, -1)) / power.sum(dim=(-2, -1)).clamp_min(1e-30)
