@@ -252,7 +252,7 @@ def _mistakes_section(a: AssignmentStats) -> str:
     for f, m in sorted(rows, key=lambda fm: (-fm[1].count, fm[0].function, fm[1].mistake)):
         bar = f"<span class='bar' style='width:{min(m.percent, 100) * 1.2:.0f}px'></span>"
         out.append(
-            f"<tr><td><code>{_esc(f.function)}</code></td><td><b>{_esc(m.mistake)}</b></td>"
+            f"<tr><td><code>{_esc(f.function)}</code></td><td><b>{_esc(m.label or m.mistake)}</b></td>"
             f"<td class='n'>{m.count}</td><td class='n'>{bar}{m.percent:.0f}%</td>"
             f"<td class='hint'>{_esc(m.hint)}</td></tr>"
         )

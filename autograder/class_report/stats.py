@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from autograder.checks import CHECKS
 from autograder.class_report.similarity import MIN_NODES
 from autograder.course import FUNCTIONS, NOTEBOOKS
 from autograder.grading.results import STATUSES, SubmissionResult
@@ -69,12 +70,21 @@ def summary(values: Sequence[float]) -> Summary:
 
 @dataclass
 class MistakeRow:
-    """One known mistake of one function: how many graded submissions made it, and the hint given."""
+    """One known mistake of one function: how many graded submissions made it, and the hint given.
+
+    Attributes:
+        mistake: its id (``CheckResult.mistake``).
+        count: graded submissions that made it.
+        percent: their share of the graded submissions of the function's notebook.
+        hint: the hint students received.
+        label: what it looks like, in words (the check's label for the id; the id when unknown).
+    """
 
     mistake: str
     count: int
     percent: float
     hint: str
+    label: str = ""
 
 
 @dataclass
@@ -235,7 +245,11 @@ def _function_stats(
         return 100.0 * count / n if n else 0.0
 
     stats.median_failed_rel_error = statistics.median(failed_errors) if failed_errors else None
-    stats.mistakes = [MistakeRow(m, c, percent(c), hints[m]) for m, c in _ranked(mistakes)]
+    known = CHECKS[function].known if function in CHECKS else {}
+    stats.mistakes = [
+        MistakeRow(m, c, percent(c), hints[m], known[m].label if m in known else m)
+        for m, c in _ranked(mistakes)
+    ]
     stats.messages = [MessageRow(m, c, percent(c)) for m, c in _ranked(messages)]
     clusters = [
         Cluster(sorted(students), nodes[digest], solution_digests.get(function) == digest)

@@ -24,8 +24,9 @@ HOSTILE = (
         "import os; os._exit(3)",
         "",
         "",
+        "",
     ),
-    Mistake("hang", "StyleTransfer", "tv_loss", r"dh = ", "while True:\n        pass\n    dh = ", "", ""),
+    Mistake("hang", "StyleTransfer", "tv_loss", r"dh = ", "while True:\n        pass\n    dh = ", "", "", ""),
 )
 
 
