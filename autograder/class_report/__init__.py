@@ -3,18 +3,19 @@
 Modules: :mod:`~autograder.class_report.stats` (the numbers, from result files),
 :mod:`~autograder.class_report.similarity` (AST fingerprints of graded functions),
 :mod:`~autograder.class_report.figures` (matplotlib charts as embedded PNG) and
-:mod:`~autograder.class_report.page` (the self-contained HTML page and the CSV).
+:mod:`~autograder.class_report.page` (the self-contained HTML page) and
+:mod:`~autograder.class_report.files` (the CSV, ``run.json``, writing and rebuilding).
 """
 
-from autograder.class_report.page import (
+from autograder.class_report.files import (
     class_report_csv,
-    class_report_html,
     load_results,
     rebuild_report,
     run_info,
     solution_fingerprints,
     write_class_report,
 )
+from autograder.class_report.page import class_report_html
 
 __all__ = [
     "class_report_csv",

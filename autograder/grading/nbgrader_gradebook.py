@@ -38,8 +38,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.grading.notebook_file import read_notebook
 from autograder.grading.results import CheckResult, SubmissionResult
-from autograder.grading.submission import read_notebook
 
 __all__ = [
     "CellScore",

@@ -10,7 +10,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from autograder.grading.submission import discover_submissions, guess_assignment, read_notebook
+from autograder.grading.notebook_file import read_notebook
+from autograder.grading.submission import discover_submissions, guess_assignment
 from tests.helpers.notebooks import REPO
 
 
