@@ -22,6 +22,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ __all__ = [
     "References",
     "StaleReferencesError",
     "build_references",
+    "cached_references",
     "inputs_digest",
     "load_references",
     "notebook_namespace",
@@ -294,3 +296,9 @@ def load_references(which: str = "public", path: Path | str | None = None) -> Re
     return References(
         seed=payload["seed"], meta=payload["meta"], entries=payload["entries"], calls=calls, path=path
     )
+
+
+@lru_cache(maxsize=4)
+def cached_references(which: str, path: Path | None = None) -> References:
+    """:func:`load_references`, once per process for each (set, file): self-checks and graders share it."""
+    return load_references(which, path)

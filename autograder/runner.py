@@ -13,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -26,6 +27,7 @@ __all__ = [
     "CallOutcome",
     "InProcessRunner",
     "PlainDataError",
+    "course_model",
     "plain_data",
     "reset_torch_state",
     "student_traceback",
@@ -237,3 +239,11 @@ class InProcessRunner:
             reset_torch_state()
         outcome.seconds = time.perf_counter() - start
         return outcome
+
+
+@lru_cache(maxsize=1)
+def course_model() -> torch.nn.Module:
+    """The course model on the CPU, loaded once per process (the pristine copy calls are made from)."""
+    from course_utils.models import load_model
+
+    return load_model("cpu")

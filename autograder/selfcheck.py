@@ -20,16 +20,12 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable
-from functools import lru_cache
-from pathlib import Path
-
-import torch
 
 from autograder.checks import CHECKS
 from autograder.grading.function import grade_function
 from autograder.grading.results import CheckResult
-from autograder.references import References, load_references
-from autograder.runner import InProcessRunner
+from autograder.references import cached_references
+from autograder.runner import InProcessRunner, course_model
 from autograder.settings import (
     HIDDEN_REFERENCES_ENV,
     NBGRADER_EXECUTION_ENV,
@@ -45,18 +41,6 @@ def is_strict() -> bool:
     return os.environ.get(NBGRADER_EXECUTION_ENV) in {"autograde", "validate"} or os.environ.get(
         STRICT_ENV, ""
     ) not in {"", "0"}
-
-
-@lru_cache(maxsize=1)
-def _model() -> torch.nn.Module:
-    from course_utils.models import load_model
-
-    return load_model("cpu")
-
-
-@lru_cache(maxsize=4)
-def _references(which: str, path: Path | None) -> References:
-    return load_references(which, path)
 
 
 def verdict_line(result: CheckResult) -> str:
@@ -100,15 +84,15 @@ def run_check(function_name: str, func: Callable | None, hidden: bool = False) -
             f"Hidden references are not configured: set {HIDDEN_REFERENCES_ENV} to the file written by "
             "`python -m autograder references --hidden --seed N --out PATH` (instructors only)."
         )
-    refs = _references(which, path)
-    runner = InProcessRunner({function_name: func} if func is not None else {}, _model())
+    refs = cached_references(which, path)
+    runner = InProcessRunner({function_name: func} if func is not None else {}, course_model())
     outcome = runner.run(function_name, refs.calls[function_name])
     return grade_function(
         function_name,
         outcome,
         refs,
         reference_set=which,
-        model=_model(),
+        model=course_model(),
         source=_source(func) if func else None,
     )
 

@@ -21,6 +21,7 @@ from typing import Any
 from autograder.gradescope.results import DEFAULT_VISIBILITY, failure_results, gradescope_results
 from autograder.gradescope.schema import validate_results
 from autograder.grading.results import CheckResult, SubmissionResult
+from autograder.grading.store import write_atomic
 from autograder.settings import GRADESCOPE_ROOT, GRADESCOPE_ROOT_ENV, GradingSettings, Limits
 
 __all__ = ["CONFIG_NAME", "RunConfig", "run_gradescope", "write_json"]
@@ -58,11 +59,8 @@ class RunConfig:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` atomically (temporary file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    """Write ``data`` as JSON, atomically (:func:`autograder.grading.store.write_atomic`)."""
+    write_atomic(path, json.dumps(data, indent=2))
 
 
 def _missing(assignment: str, references: str) -> SubmissionResult:

@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -37,15 +36,10 @@ from autograder.grading.store import result_stem, write_atomic
 from autograder.grading.submission import Submission, discover_submissions
 from autograder.isolation.availability import check_isolation
 from autograder.isolation.sandbox import Sandbox
-from autograder.references import References, load_references
+from autograder.references import cached_references
 from autograder.settings import GradingSettings
 
 __all__ = ["GradeRun", "grade_path", "resolve_duplicates"]
-
-
-@lru_cache(maxsize=4)
-def _references(reference_set: str, path: Path | None) -> References:
-    return load_references(reference_set, path)
 
 
 def _needs_grading(out_json: Path) -> bool:
@@ -82,7 +76,7 @@ def _grade_job(job: _Job) -> tuple[str, float]:
     start = time.perf_counter()
     torch.set_num_threads(1)
     try:
-        refs = _references(job.settings.reference_set, job.settings.references_path)
+        refs = cached_references(job.settings.reference_set, job.settings.references_path)
         result = grade_notebook(job.submission, refs, job.settings)
         result.seconds = round(time.perf_counter() - start, 4)
         text = result.to_json()
@@ -206,7 +200,9 @@ def grade_path(
     results_dir.mkdir(parents=True, exist_ok=True)
     # zips are read in memory now; older versions unpacked them here (and kept them)
     shutil.rmtree(out_dir / ".submissions", ignore_errors=True)
-    refs = _references(settings.reference_set, settings.references_path)  # fails early: missing or stale
+    refs = cached_references(
+        settings.reference_set, settings.references_path
+    )  # fails early: missing or stale
     isolation = check_isolation(settings.reference_set, settings.allow_unisolated)  # or refuses
     # every submission, and the output, stay out of every student process; so do the private parts of
     # an nbgrader course being graded (source notebooks, gradebook, classmates' autograded notebooks)

@@ -9,9 +9,6 @@
 from __future__ import annotations
 
 import time
-from functools import lru_cache
-
-import torch
 
 from autograder.checks import CHECKS
 from autograder.class_report.similarity import fingerprint
@@ -23,18 +20,10 @@ from autograder.grading.submission import Submission
 from autograder.isolation.availability import isolation_of, unisolated_message
 from autograder.isolation.sandbox import Sandbox
 from autograder.references import References
+from autograder.runner import course_model
 from autograder.settings import GradingSettings
 
-__all__ = ["assignment_functions", "grade_notebook", "grader_model"]
-
-
-@lru_cache(maxsize=1)
-def grader_model() -> torch.nn.Module:
-    """The grader's own pristine course model (CPU, one thread), loaded once per process."""
-    from course_utils.models import load_model
-
-    torch.set_num_threads(1)
-    return load_model("cpu")
+__all__ = ["assignment_functions", "grade_notebook"]
 
 
 def assignment_functions(assignment: str | None) -> tuple[str, ...]:
@@ -82,7 +71,7 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
         return result
     chunks, problems = extract_student_code(submission.notebook, functions)
     result.problems.extend(problems)
-    model = grader_model() if any(CHECKS[f].needs_model for f in functions) else None
+    model = course_model() if any(CHECKS[f].needs_model for f in functions) else None
     sandbox = Sandbox(
         chunks,
         settings.limits,

@@ -79,11 +79,26 @@ def test_require_losses_accepts_working_functions():
         flat = f.reshape(n, c, h * w)
         return flat @ flat.transpose(1, 2) / (h * w * c if normalize else 1)
 
+    called: list[str] = []
+
+    def spy(name, func):
+        def wrapper(*args, **kwargs):
+            called.append(name)
+            return func(*args, **kwargs)
+
+        return wrapper
+
     require_losses(
-        lambda w, a, b: w * (a - b).pow(2).sum(),
-        gram,
-        lambda feats, layers, targets, weights: sum(
-            w * (gram(feats[i]) - t).pow(2).sum() for i, t, w in zip(layers, targets, weights, strict=True)
+        spy("content_loss", lambda w, a, b: w * (a - b).pow(2).sum()),
+        spy("gram_matrix", gram),
+        spy(
+            "style_loss",
+            lambda feats, layers, targets, weights: sum(
+                w * (gram(feats[i]) - t).pow(2).sum()
+                for i, t, w in zip(layers, targets, weights, strict=True)
+            ),
         ),
-        lambda img, w: w * img.diff(dim=2).pow(2).sum(),
+        spy("tv_loss", lambda img, w: w * img.diff(dim=2).pow(2).sum()),
     )
+    # no exception, and each function really was tried once
+    assert sorted(called) == ["content_loss", "gram_matrix", "style_loss", "tv_loss"]

@@ -81,7 +81,7 @@ def fake_grading(monkeypatch: pytest.MonkeyPatch) -> None:
     """Real pipeline, fake sandbox, no model; checks and writers raise for marked submissions."""
     monkeypatch.setattr(notebook, "Sandbox", FakeSandbox)
     monkeypatch.setattr(batch, "Sandbox", FakeSandbox)
-    monkeypatch.setattr(notebook, "grader_model", lambda: None)
+    monkeypatch.setattr(notebook, "course_model", lambda: None)
 
     for function in ST_FUNCTIONS:
         check = CHECKS[function]
@@ -267,7 +267,7 @@ def test_a_dead_worker_is_a_grader_error_for_its_submission(tmp_path: Path, monk
     monkeypatch.setattr(batch, "Sandbox", FakeSandbox)
     monkeypatch.setattr(batch, "_grade_job", _killing_job)
     monkeypatch.setattr(notebook, "Sandbox", FakeSandbox)
-    monkeypatch.setattr(notebook, "grader_model", lambda: None)
+    monkeypatch.setattr(notebook, "course_model", lambda: None)
     root = tmp_path / "subs"
     stub = nbformat.read(REPO / "notebooks" / f"{ST}.ipynb", as_version=4)
     for student in ("killer", "other"):
