@@ -247,7 +247,7 @@ def _function_stats(
     stats.median_failed_rel_error = statistics.median(failed_errors) if failed_errors else None
     known = CHECKS[function].known if function in CHECKS else {}
     stats.mistakes = [
-        MistakeRow(m, c, percent(c), hints[m], known[m].label if m in known else m)
+        MistakeRow(m, c, percent(c), hints[m], known[m].label if m in known else m.replace("_", " "))
         for m, c in _ranked(mistakes)
     ]
     stats.messages = [MessageRow(m, c, percent(c)) for m, c in _ranked(messages)]
