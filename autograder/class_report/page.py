@@ -75,7 +75,8 @@ table{border-collapse:collapse;margin:.4em 0 1em;font-size:.92em}
 th,td{border-bottom:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}
 th{background:#eef0f8}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.zero{color:#bbb}.bar{display:inline-block;height:.7em;background:#c62828;border-radius:2px;margin-right:.4em}
-.hint{color:#444;font-size:.9em;min-width:28em;max-width:44em}code{background:#f4f4f4;padding:0 .2em;border-radius:3px}
+.hint{color:#444;font-size:.9em;min-width:28em;max-width:44em}
+code{background:#f4f4f4;padding:0 .2em;border-radius:3px}
 .note{background:#fff8e1;border-left:4px solid #f9a825;padding:.5em .9em;margin:.6em 0}
 .ok{color:#2e7d32}.muted{color:#888}img{max-width:100%}
 details summary{cursor:pointer;color:#3949ab}
