@@ -75,6 +75,8 @@ def test_classic_mistakes_are_named(graded) -> None:
             assert check.status == mistake.expect_status, (mistake.name, check.message)
             assert mistake.expect_in_hint in check.hint + check.message
             assert check.mistake == mistake.expect_mistake, (mistake.name, check.message)
+    # a correct style_loss built on the student's unnormalized gram_matrix is named for what it shows
+    assert checks[("mistakes", "style_loss")].mistake == "style_unnormalized_gram"
 
 
 def test_exit_and_hang_cost_only_their_functions(graded) -> None:
