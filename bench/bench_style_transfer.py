@@ -1,7 +1,9 @@
 """Time the Style Transfer solution notebook in machine-speed units: seconds per part, total, budget.
 
-Measures first the reference unit (one forward+backward pass of the course model, batch 5 at 224 px,
-:func:`reference_unit.fwd_bwd_seconds`), then executes ``solutions/StyleTransfer.ipynb`` cell by cell in a
+Measures the reference unit (one forward+backward pass of the course model, batch 5 at 224 px,
+:func:`reference_unit.fwd_bwd_seconds`) just before and just after the notebook (the mean of the two is
+the unit, as in ``bench_network_visualization.py``; two different numbers show a change of machine
+load during the run), executes ``solutions/StyleTransfer.ipynb`` cell by cell in a
 fresh kernel with nbclient, sums the wall-clock time of the cells under each ``## `` heading and prints
 the total in seconds and in units against the budget. Optionally, in the same kernel, it times one
 200-step ``style_transfer`` at ``--big-size`` pixels (on the device ``get_device()`` picks: a GPU when
@@ -60,7 +62,7 @@ def main() -> None:
 
     os.environ.setdefault("COURSE_PROGRESS", "0")
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    unit = fwd_bwd_seconds()
+    unit_before = fwd_bwd_seconds()
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(
         nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
@@ -79,9 +81,12 @@ def main() -> None:
             elapsed = time.perf_counter() - start
             parts[part] = parts.get(part, 0.0) + elapsed
             total += elapsed
+        unit_after = fwd_bwd_seconds()
+        unit = (unit_before + unit_after) / 2
         for name, seconds in parts.items():
             print(f"{seconds:8.1f} s  {seconds / unit:6.0f} units  {name}")
-        print(f"total: {format_budget(total, unit, BUDGET_UNITS)}")
+        print(f"fwd+bwd unit: {unit_before:.3f} s before, {unit_after:.3f} s after the notebook")
+        print(f"StyleTransfer: {format_budget(total, unit, BUDGET_UNITS)}")
         if args.write:
             for cell in nb.cells:  # nbclient's timestamps would make every run a diff
                 cell.metadata.pop("execution", None)

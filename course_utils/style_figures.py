@@ -67,10 +67,15 @@ def show_style_transfer_result(
         _imshow(ax, img, caption, fontsize=8)
         axes.append(ax)
     ax = fig.add_subplot(grid[:, -1])
+    later = []  # the y-range ignores step 1: a run started at the content image has a content loss near 0
     for label, values in result.history.items():
         if values and max(values) > 0:
-            ax.plot(np.arange(1, len(values) + 1), values, label=label, lw=1.2)
+            line = {"color": "0.25", "ls": "--", "lw": 1.0} if label == "total" else {"lw": 1.4}
+            ax.plot(np.arange(1, len(values) + 1), values, label=label, **line)
+            later += [v for v in values[1:] if v > 0]
     ax.set_yscale("log")
+    if later:
+        ax.set_ylim(min(later) / 2, max(later) * 2)
     ax.set_xlabel("step", fontsize=8)
     ax.set_title("weighted losses", fontsize=9)
     ax.tick_params(labelsize=7)

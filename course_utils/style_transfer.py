@@ -40,6 +40,7 @@ from course_utils.progress import progress
 from course_utils.style import require_losses
 
 __all__ = [
+    "NOISE_START_STD",
     "FeatureTransform",
     "ImageParameterization",
     "Optimization",
@@ -48,6 +49,7 @@ __all__ = [
     "StyleTransferResult",
     "extract_features_upto",
     "fourier_image",
+    "noise_start",
     "pixel_image",
     "style_transfer",
 ]
@@ -95,7 +97,7 @@ class StyleTask:
         style_layers: indices into ``FEATURE_LAYERS`` for the style loss.
         style_weights: one ``w_l`` per entry of ``style_layers`` (all ``0``: feature inversion).
         tv_weight: ``w_t`` of the total-variation loss.
-        init_random: start from noise instead of the content image.
+        init_random: start from faint photo-like noise around mid-grey instead of the content image.
     """
 
     content_image: str
@@ -292,10 +294,34 @@ def fourier_image(init: torch.Tensor, decay: float = 1.0, pad: int = 8) -> Image
     return [spectrum], render
 
 
-def _noise_start(content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Uniform noise over the valid range, the size of ``content`` (same dtype and device)."""
-    noise = torch.rand(content.shape, generator=generator, dtype=content.dtype)
-    return (noise * 2.0 - 1.0).to(content.device)
+#: Standard deviation, in normalized pixel units (the valid range is ``[-1, 1]``), of the noise start.
+NOISE_START_STD = 0.1
+
+
+def noise_start(content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A faint, photo-like noise image around mid-grey, the start of ``init_random=True`` runs.
+
+    Gaussian noise whose spectrum falls off as ``1 / f`` (the spectrum of photos, the same weighting
+    as :func:`fourier_image`), scaled to a standard deviation of :data:`NOISE_START_STD`. Uniform noise
+    over the whole range would put most of its power at the highest frequencies, which the Fourier
+    parameterization changes slowest by design: the speckle would outlive the optimization.
+
+    Args:
+        content: the preprocessed content image ``(N, 3, H, W)``; only its shape, dtype and device
+            are used.
+        generator: a CPU ``torch.Generator`` (the same noise on any device for one seed).
+
+    Returns:
+        ``(N, 3, H, W)`` normalized image (``0`` is mid-grey), each channel of mean 0, overall standard
+        deviation :data:`NOISE_START_STD`, dtype and device of ``content``.
+    """
+    n, c, h, w = content.shape
+    white = torch.randn((n, c, h, w), generator=generator, dtype=torch.float32)
+    spectrum = torch.fft.rfft2(white, norm="ortho") * fourier_weights(h, w, 1.0, white)
+    colored = torch.fft.irfft2(spectrum, s=(h, w), norm="ortho")
+    colored = colored - colored.mean(dim=(-2, -1), keepdim=True)
+    colored = colored * (NOISE_START_STD / colored.std().clamp_min(1e-12))
+    return colored.to(dtype=content.dtype, device=content.device)
 
 
 def _load(name: str, size: int, device: torch.device) -> torch.Tensor:
@@ -318,6 +344,27 @@ def _targets(
     return content_target, style_targets
 
 
+class _ShiftedTargets:
+    """The content target for each random shift: the features of the content image shifted the same way.
+
+    The image the network sees is shifted by up to ``max_jitter`` pixels, so its features are compared
+    with those of the content image under the same shift; comparing them with the unshifted target would
+    ask for features displaced by a fraction of a feature cell (blurring the result and leaving the
+    content loss high). There are at most ``(2 * max_jitter + 1) ** 2`` shifts, each computed once.
+    """
+
+    def __init__(self, unshifted: torch.Tensor, content: torch.Tensor, model: nn.Module, layer: int) -> None:
+        self._targets = {(0, 0): unshifted}
+        self._content, self._model, self._layer = content, model, layer
+
+    def __call__(self, shift: tuple[int, int]) -> torch.Tensor:
+        if shift not in self._targets:
+            with torch.no_grad():
+                shifted = jitter(self._content, *shift)
+                self._targets[shift] = extract_features_upto(shifted, self._model, self._layer)[-1].clone()
+        return self._targets[shift]
+
+
 def style_transfer(
     model: nn.Module,
     losses: StyleLosses,
@@ -328,8 +375,9 @@ def style_transfer(
     """Run style transfer (or feature inversion, or texture synthesis) with the student's losses.
 
     Each step renders the image from its parameterization, shifts it by a random offset of up to
-    ``max_jitter`` pixels, computes the feature maps, the weighted ``content_loss``, ``style_loss``
-    (which calls ``gram_matrix``) and ``tv_loss`` (on the unshifted image), and takes one Adam step.
+    ``max_jitter`` pixels, computes the feature maps, the weighted ``content_loss`` (against the
+    content image's features under the same shift), ``style_loss`` (which calls ``gram_matrix``) and
+    ``tv_loss`` (on the unshifted image), and takes one Adam step.
 
     Args:
         model: the course network from :func:`course_utils.models.load_model` (frozen); the images
@@ -362,8 +410,9 @@ def style_transfer(
     content = _load(task.content_image, task.image_size, device)
     style = _load(task.style_image, task.style_size, device)
     content_target, style_targets = _targets(task, losses, model, content, style, transform)
+    content_targets = _ShiftedTargets(content_target, content, model, task.content_layer)
 
-    start = _noise_start(content, generator) if task.init_random else content
+    start = noise_start(content, generator) if task.init_random else content
     if opt.parameterization == "fourier":
         params, render = fourier_image(start, opt.decay, opt.pad)
     else:
@@ -376,10 +425,10 @@ def style_transfer(
         for group in optimizer.param_groups:
             group["lr"] = opt.lr_at(t)
         img = render()
-        shift = torch.randint(-opt.max_jitter, opt.max_jitter + 1, (2,), generator=generator).tolist()
+        shift = tuple(torch.randint(-opt.max_jitter, opt.max_jitter + 1, (2,), generator=generator).tolist())
         seen = jitter(img, *shift) if opt.max_jitter else img
         feats = extract_features_upto(seen, model, task.deepest_layer)
-        c_loss = losses.content_loss(task.content_weight, feats[task.content_layer], content_target)
+        c_loss = losses.content_loss(task.content_weight, feats[task.content_layer], content_targets(shift))
         s_loss = losses.style_loss(
             transform(feats), list(task.style_layers), style_targets, task.style_weights
         )

@@ -12,11 +12,13 @@ from PIL import Image
 from course_utils.models import extract_features
 from course_utils.style import high_frequency_share
 from course_utils.style_transfer import (
+    NOISE_START_STD,
     Optimization,
     StyleLosses,
     StyleTask,
     extract_features_upto,
     fourier_image,
+    noise_start,
     pixel_image,
     style_transfer,
 )
@@ -182,6 +184,42 @@ def test_same_seed_same_image_and_noise_start_depends_on_seed(model, images):
     other = style_transfer(model, LOSSES, task, dataclasses.replace(opt, seed=1)).image
     torch.testing.assert_close(first, again)
     assert float((first - other).abs().max()) > 1e-3
+
+
+def test_content_target_is_shifted_with_the_image(model, images):
+    """Does a shifted view of the content image itself count as a perfect content match?"""
+    task = tiny_task(images, content_weight=1.0, style_weights=[0.0, 0.0, 0.0], tv_weight=0.0)
+    shifted = [
+        style_transfer(model, LOSSES, task, Optimization(num_iters=1, max_jitter=2, seed=seed))
+        for seed in range(4)
+    ]
+    still = style_transfer(model, LOSSES, task, Optimization(num_iters=1, max_jitter=0))
+    # the first step renders the content image itself (up to the sigmoid's 1/255 margin)
+    baseline = still.history["content"][0]
+    content = still.content
+    with torch.no_grad():
+        feats = extract_features_upto(content, model, task.content_layer)[-1]
+        moved = extract_features_upto(content.roll(2, dims=3), model, task.content_layer)[-1]
+    misaligned = float(content_loss(1.0, moved, feats))
+    assert misaligned > 100 * max(baseline, 1e-12)
+    for result in shifted:
+        assert result.history["content"][0] < 10 * baseline + 1e-3 * misaligned
+
+
+def test_noise_start_is_faint_and_photo_like():
+    """Is the random start a faint image around mid-grey with little power at the highest frequencies?"""
+    like = torch.zeros(1, 3, 48, 64, dtype=torch.float64)
+    start = noise_start(like, torch.Generator().manual_seed(0))
+    assert start.shape == like.shape and start.dtype == like.dtype
+    assert float(start.std()) == pytest.approx(NOISE_START_STD, rel=1e-6)
+    assert float(start.mean(dim=(-2, -1)).abs().max()) < 1e-9
+    assert float(start.abs().max()) < 1.0  # inside the valid range [-1, 1]
+    # power above half Nyquist, against uniform noise over the valid range (the former start)
+    uniform = (
+        torch.rand(1, 3, 48, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    )
+    fine_power = float(high_frequency_share(start) * start.var())
+    assert fine_power < 0.02 * float(high_frequency_share(uniform) * uniform.var())
 
 
 def test_learning_rate_follows_a_smooth_cosine():
