@@ -145,7 +145,10 @@ def _private_tmp(config: SpawnConfig) -> list[str]:
                 for fd in keep.values():
                     os.close(fd)
             covered.append(tmp)
-            if root.startswith(tmp.rstrip("/") + "/"):
+            # The sandbox folder is hidden by the new tmpfs unless a kept path holds it (a checkout
+            # under /tmp with TMPDIR inside it): then it is still the real folder, already complete
+            # and private, and must not be recreated or opened up.
+            if root.startswith(tmp.rstrip("/") + "/") and not os.path.isdir(root):
                 for name, fd in shared.items():
                     path = os.path.join(root, name)
                     os.makedirs(path, mode=0o755, exist_ok=True)
