@@ -328,20 +328,17 @@ def _load(name: str, size: int, device: torch.device) -> torch.Tensor:
     return preprocess(load_image(name), size=size, device=device)
 
 
-def _targets(
+def _style_targets(
     task: StyleTask,
     losses: StyleLosses,
     model: nn.Module,
-    content: torch.Tensor,
     style: torch.Tensor,
     style_transform: FeatureTransform,
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """The content feature map and the style Gram matrices, computed once before the loop."""
+) -> list[torch.Tensor]:
+    """The style image's Gram matrices at ``task.style_layers``, computed once before the loop."""
     with torch.no_grad():
-        content_target = extract_features_upto(content, model, task.content_layer)[-1].clone()
         style_feats = style_transform(extract_features_upto(style, model, task.deepest_layer))
-        style_targets = [losses.gram_matrix(style_feats[i]).clone() for i in task.style_layers]
-    return content_target, style_targets
+        return [losses.gram_matrix(style_feats[i]).clone() for i in task.style_layers]
 
 
 class _ShiftedTargets:
@@ -353,14 +350,14 @@ class _ShiftedTargets:
     content loss high). There are at most ``(2 * max_jitter + 1) ** 2`` shifts, each computed once.
     """
 
-    def __init__(self, unshifted: torch.Tensor, content: torch.Tensor, model: nn.Module, layer: int) -> None:
-        self._targets = {(0, 0): unshifted}
+    def __init__(self, content: torch.Tensor, model: nn.Module, layer: int) -> None:
+        self._targets: dict[tuple[int, int], torch.Tensor] = {}
         self._content, self._model, self._layer = content, model, layer
 
     def __call__(self, shift: tuple[int, int]) -> torch.Tensor:
         if shift not in self._targets:
             with torch.no_grad():
-                shifted = jitter(self._content, *shift)
+                shifted = jitter(self._content, *shift) if shift != (0, 0) else self._content
                 self._targets[shift] = extract_features_upto(shifted, self._model, self._layer)[-1].clone()
         return self._targets[shift]
 
@@ -409,8 +406,8 @@ def style_transfer(
 
     content = _load(task.content_image, task.image_size, device)
     style = _load(task.style_image, task.style_size, device)
-    content_target, style_targets = _targets(task, losses, model, content, style, transform)
-    content_targets = _ShiftedTargets(content_target, content, model, task.content_layer)
+    style_targets = _style_targets(task, losses, model, style, transform)
+    content_targets = _ShiftedTargets(content, model, task.content_layer)
 
     start = noise_start(content, generator) if task.init_random else content
     if opt.parameterization == "fourier":
