@@ -113,7 +113,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _references(args: argparse.Namespace) -> int:
-    from autograder.references import PUBLIC_SEED, build_references
+    from autograder.reference_build import build_references
+    from autograder.references import PUBLIC_SEED
 
     solutions = Path(args.solutions) if args.solutions else SOLUTIONS_DIR
     if args.hidden:

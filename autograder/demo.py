@@ -5,7 +5,8 @@ Steps (everything is written under one output folder, ``notebooks/`` is not touc
 1. ``release/``: the student notebooks, generated from ``solutions/`` by nbgrader;
 2. ``submitted/<student>/<assignment>/<assignment>.ipynb`` (nbgrader's layout), three students:
    ``solution`` (the solution notebooks), ``untouched`` (the release as a student receives it) and
-   ``classic_mistakes`` (the solutions with the edits of :mod:`autograder.mistakes` applied);
+   ``classic_mistakes`` (the solutions with one classic mistake per function edited in: the edits stored
+   with the solution cells, :mod:`autograder.solution_edits`);
 3. ``grades/``: the batch grader's output (public references, so no instructor secret is needed),
    and the grade table printed.
 """
@@ -20,17 +21,26 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import NOTEBOOKS
-from autograder.mistakes import apply_mistakes, mistakes_for
 from autograder.settings import SOLUTIONS_DIR, GradingSettings
+from autograder.solution_edits import apply_edits
 
 __all__ = ["make_sample_submissions", "run_demo"]
 
-#: For each notebook, the mistakes the "classic_mistakes" student makes (one per graded function).
-DEMO_MISTAKES: dict[str, tuple[str, ...]] = {
-    "NetworkVisualization": ("saliency_sum_of_scores", "fooling_no_no_grad", "class_vis_wrong_sign"),
-    # one mistake per function, none hiding another: style_loss is left correct, so the student's own
-    # unnormalized gram_matrix shows through it as "unnormalized Gram matrices" (see the batch test)
-    "StyleTransfer": ("content_not_squared", "gram_unnormalized", "tv_python_loop"),
+#: For each notebook, the mistakes the "classic_mistakes" student makes: (function, edit) pairs, at most
+#: one per graded function (edits stored with the solution cells, see autograder.solution_edits).
+DEMO_MISTAKES: dict[str, tuple[tuple[str, str], ...]] = {
+    "NetworkVisualization": (
+        ("compute_saliency_maps", "saliency_sum_of_scores"),
+        ("make_fooling_image", "fooling_gave_up_early"),
+        ("class_visualization_update_step", "class_vis_wrong_sign"),
+    ),
+    # none hiding another: style_loss is left correct, so the student's own unnormalized gram_matrix
+    # shows through it as "unnormalized Gram matrices" (see the batch test)
+    "StyleTransfer": (
+        ("content_loss", "content_not_squared"),
+        ("gram_matrix", "gram_unnormalized"),
+        ("tv_loss", "tv_python_loop"),
+    ),
 }
 
 
@@ -44,11 +54,10 @@ def make_sample_submissions(
     written = []
     for name in names:
         solution = nbformat.read(solutions_dir / f"{name}.ipynb", as_version=4)
-        chosen = [m for m in mistakes_for(name) if m.name in DEMO_MISTAKES[name]]
         versions = {
             "solution": solution,
             "untouched": nbformat.read(release_dir / f"{name}.ipynb", as_version=4),
-            "classic_mistakes": apply_mistakes(solution, chosen),
+            "classic_mistakes": apply_edits(solution, DEMO_MISTAKES[name]),
         }
         for student, nb in versions.items():
             path = submitted / student / name / f"{name}.ipynb"

@@ -1,55 +1,46 @@
-"""Reference outputs, built by running the solution notebooks' own functions on the check inputs.
+"""Reference files: what a graded function's outputs should be on its check inputs, and its mistakes'.
 
-There is no second copy of the solutions: :func:`build_references` extracts the solution code from
-``solutions/<notebook>.ipynb`` exactly as a student submission is read, runs it on each check's
-inputs, and stores the outputs together with the outputs of known mistakes (for hints).
+A reference file is DATA, built from the solution notebooks by :mod:`autograder.reference_build`:
 
 * **public** references (seed :data:`PUBLIC_SEED`) ship in the package and drive the self-checks;
 * **hidden** references use a seed the instructor picks and are written where the instructor says,
   readable by the owner only; they never enter the student release.
 
-Every file records the torch and timm versions, the model weights' sha256, the seed, and a digest
-of each check's inputs; loading warns on a version mismatch and refuses inputs that changed.
+Per graded function a file holds the params its cases are built from, a digest of each case's inputs,
+the solution's output on each case, each mistake's outputs (for mistakes recognised by output) and the
+function's extras. Every file records the torch and timm versions, the model weights' sha256 and the
+seed; loading warns on a version mismatch and refuses inputs that changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import itertools
-import linecache
-import os
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import torch
 
-from autograder.checks import CHECKS, FunctionCheck, Variant, checks_for
-from autograder.course import NOTEBOOKS
-from autograder.grading.extraction import compile_chunk, extract_student_code
-from autograder.runner import Call, InProcessRunner
-from autograder.settings import PUBLIC_REFERENCES, REPO_ROOT, SOLUTIONS_DIR
-from autograder.tolerances import COMPACT_NUMEL
+from autograder.checks.base import FunctionReference
+from autograder.functions import FUNCTIONS
+from autograder.runner import Call
+from autograder.settings import PUBLIC_REFERENCES
 
 __all__ = [
     "FORMAT_VERSION",
     "PUBLIC_SEED",
     "References",
     "StaleReferencesError",
-    "build_references",
     "cached_references",
     "inputs_digest",
     "load_references",
-    "notebook_namespace",
-    "solution_namespace",
+    "versions",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PUBLIC_SEED = 0
 
 
@@ -57,7 +48,8 @@ class StaleReferencesError(ValueError):
     """A reference file was built from other check inputs than this code makes: rebuild it."""
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
+    """The torch and timm versions and the model weights' sha256 (recorded in every reference file)."""
     from course_utils.models import WEIGHTS_SHA256
 
     timm_version = importlib.metadata.version("timm")
@@ -85,155 +77,55 @@ def inputs_digest(call: Call) -> str:
 
 @dataclass
 class References:
-    """Loaded reference outputs.
+    """A loaded reference file.
 
     Attributes:
-        seed: the seed the check inputs are built from.
+        seed: the seed the check inputs were drawn from.
         meta: versions and provenance recorded at build time.
-        entries: per function: ``expected``, ``variants`` (name -> Variant) and ``digest``.
-        calls: per function, the check's call for :attr:`seed` (its digest verified at load).
+        functions: per graded function, its :class:`~autograder.checks.base.FunctionReference` (calls
+            rebuilt and verified against the stored digests).
         path: the file they were read from.
     """
 
     seed: int
     meta: dict[str, Any]
-    entries: dict[str, dict[str, Any]]
-    calls: dict[str, Call]
+    functions: dict[str, FunctionReference]
     path: Path
 
-    def expected(self, function: str) -> Any:
-        """The reference output of ``function`` on :meth:`call`'s inputs."""
-        return self.entries[function]["expected"]
+    def __getitem__(self, function: str) -> FunctionReference:
+        return self.functions[function]
 
-    def variants(self, function: str) -> dict[str, Variant]:
-        """Known-mistake outputs stored for ``function``, keyed by mistake id.
-
-        Hint, credit and label come from the check's current :attr:`FunctionCheck.known` when it
-        knows the id (so rewording a hint needs no rebuild); otherwise from the file.
-        """
-        known = CHECKS[function].known
-        variants = {}
-        for name, v in self.entries[function].get("variants", {}).items():
-            output = v["output"].float() if isinstance(v["output"], torch.Tensor) else v["output"]
-            if name in known:
-                variants[name] = CHECKS[function].variant(name, output)
-            else:
-                variants[name] = Variant(output, v["hint"], v["fraction"], v.get("label", name))
-        return variants
+    def inputs_digest(self) -> hashlib._Hash:
+        """A digest of every function's check inputs (equal digests: the same inputs; the seed itself
+        is never needed, so a hidden seed can stay secret)."""
+        digest = hashlib.sha256()
+        for function in sorted(self.functions):
+            calls = ";".join(inputs_digest(call) for call in self.functions[function].calls)
+            digest.update(f"{function}:{calls};".encode())
+        return digest
 
 
-_NAMESPACE_COUNTER = itertools.count(1)
-
-
-def notebook_namespace(nb: nbformat.NotebookNode, notebook: str) -> dict[str, Any]:
-    """Execute a TRUSTED notebook's imports and function definitions in this process; return its globals.
-
-    Only for the course's own solution notebooks (and edits of them in tests): student code is run
-    by :class:`autograder.isolation.sandbox.Sandbox`, never here. The code is registered with ``linecache`` so
-    that ``inspect.getsource`` works on the functions, as in Jupyter.
-    """
-    functions = [c.function for c in checks_for(notebook)]
-    chunks, problems = extract_student_code(nb, functions)
-    if problems:
-        raise RuntimeError(f"{notebook}: " + "; ".join(problems))
-    namespace: dict[str, Any] = {"__name__": f"solution_{notebook}"}
-    files: dict[str, list[str]] = {}
-    # a file name per call, as Jupyter gives one per cell execution: sources never overwrite each other
-    suffix = f" [{next(_NAMESPACE_COUNTER)}]"
-    for chunk in chunks:
-        lines = files.setdefault(chunk.label + suffix, [])
-        for number, line in enumerate(chunk.code.split("\n"), start=chunk.first_line):
-            while len(lines) < number:
-                lines.append("\n")
-            if line:
-                lines[number - 1] = line + "\n"
-    for label, lines in files.items():
-        linecache.cache[label] = (sum(map(len, lines)), None, lines, label)
-    for chunk in chunks:
-        exec(compile_chunk(chunk.code, chunk.label + suffix, chunk.first_line), namespace)
-    return namespace
-
-
-def solution_namespace(notebook: str, solutions_dir: Path = SOLUTIONS_DIR) -> dict[str, Any]:
-    """Execute the solution notebook's import and solution cells; return the resulting globals."""
-    path = solutions_dir / f"{notebook}.ipynb"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: references are built from the solution notebooks of a course checkout "
-            "(pass --solutions DIR)."
-        )
-    return notebook_namespace(nbformat.read(path, as_version=4), notebook)
-
-
-def build_references(
-    seed: int, out: Path, solutions_dir: Path = SOLUTIONS_DIR, private: bool = False
-) -> Path:
-    """Run every solution function on its check's inputs and save the outputs.
-
-    Args:
-        seed: seed of the check inputs (:data:`PUBLIC_SEED` for the public references).
-        out: file to write (a ``.pt`` file read with ``torch.load(weights_only=True)``).
-        solutions_dir: folder holding the solution notebooks.
-        private: hidden references: written readable by its owner only, and never inside the
-            course repository.
-
-    Returns:
-        ``out``.
-
-    Raises:
-        ValueError: for hidden references aimed inside the course repository.
-    """
-    from course_utils.models import load_model
-
-    if private and Path(out).resolve().is_relative_to(REPO_ROOT):
-        raise ValueError(
-            f"refusing to write hidden references inside the course repository ({out}): anything there "
-            "can end up in a commit, the package or a release. Choose a path outside it, e.g. "
-            "~/grading/hidden.pt."
-        )
-    model = load_model("cpu")
-    entries: dict[str, dict[str, Any]] = {}
-    for notebook in NOTEBOOKS:
-        runner = InProcessRunner(solution_namespace(notebook, solutions_dir), model)
-        for check in checks_for(notebook):
-            entries[check.function] = _reference_entry(check, seed, runner, model)
-    payload = {
-        "format": FORMAT_VERSION,
-        "seed": seed,
-        "meta": {**_versions(), "built": datetime.now(UTC).isoformat(timespec="seconds")},
-        "entries": entries,
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as f:
-        torch.save(payload, f)
-    os.replace(tmp, out)
-    return out
-
-
-def _reference_entry(
-    check: FunctionCheck, seed: int, runner: InProcessRunner, model: torch.nn.Module
-) -> dict:
-    call = check.make_call(seed)
-    outcome = runner.run(check.function, call)
-    if outcome.status != "ok":
-        raise RuntimeError(f"the solution's {check.function} failed on the check inputs: {outcome.message}")
-    variants = check.variants(call, model)
-    return {
-        "expected": check.expected(outcome, call),
-        "digest": inputs_digest(call),
-        "variants": {
-            n: {"output": _compact(v.output), "hint": v.hint, "fraction": v.fraction, "label": v.label}
-            for n, v in variants.items()
-        },
-    }
-
-
-def _compact(value: Any) -> Any:
-    if isinstance(value, torch.Tensor) and value.numel() > COMPACT_NUMEL:
-        return value.detach().to(torch.float16)
+def _float(value: Any) -> Any:
+    """Outputs stored in float16 (large mistake outputs) come back as float32 for comparisons."""
+    if isinstance(value, torch.Tensor) and value.dtype == torch.float16:
+        return value.float()
     return value
+
+
+def _function_reference(path: Path, name: str, entry: dict[str, Any]) -> FunctionReference:
+    fn = FUNCTIONS[name]
+    calls = fn.cases(entry["params"])
+    digests = [inputs_digest(call) for call in calls]
+    if digests != entry["digests"]:
+        raise StaleReferencesError(
+            f"{path}: the check inputs of {name} differ from those the references were built with (the "
+            "check or the bundled data changed): rebuild the references (`make references`, or "
+            "`python -m autograder references --hidden ...` for hidden ones)."
+        )
+    variants = {m: [_float(v) for v in outputs] for m, outputs in entry.get("variants", {}).items()}
+    return FunctionReference(
+        entry["params"], calls, list(entry["expected"]), variants, entry.get("extras", {})
+    )
 
 
 def load_references(which: str = "public", path: Path | str | None = None) -> References:
@@ -250,7 +142,7 @@ def load_references(which: str = "public", path: Path | str | None = None) -> Re
     Raises:
         FileNotFoundError: with instructions, when the file is missing or not given.
         StaleReferencesError: when the file no longer matches the checks.
-        ValueError: for a file of another format or with functions missing.
+        ValueError: for a file of another format, or without some graded function.
     """
     if which not in ("public", "hidden"):
         raise ValueError(f"references must be 'public' or 'hidden', not {which!r}")
@@ -270,10 +162,10 @@ def load_references(which: str = "public", path: Path | str | None = None) -> Re
         )
         raise FileNotFoundError(f"{which} references not found at {path}: {hint}.")
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    if payload.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path} has format {payload.get('format')}, expected {FORMAT_VERSION}: rebuild it.")
-    current = _versions()
-    stale = {k: (payload["meta"].get(k), v) for k, v in current.items() if payload["meta"].get(k) != v}
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(f"{path} has format {found}, expected {FORMAT_VERSION}: rebuild it.")
+    stale = {k: (payload["meta"].get(k), v) for k, v in versions().items() if payload["meta"].get(k) != v}
     if stale:
         details = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in stale.items())
         warnings.warn(
@@ -281,21 +173,12 @@ def load_references(which: str = "public", path: Path | str | None = None) -> Re
             "Rebuild the references with `make references`.",
             stacklevel=2,
         )
-    missing = sorted(set(CHECKS) - set(payload["entries"]))
+    entries = payload["functions"]
+    missing = [name for name in FUNCTIONS if name not in entries]
     if missing:
         raise ValueError(f"{path} has no references for {', '.join(missing)}: rebuild it.")
-    calls = {}
-    for function, check in CHECKS.items():
-        calls[function] = check.make_call(payload["seed"])
-        if payload["entries"][function]["digest"] != inputs_digest(calls[function]):
-            raise StaleReferencesError(
-                f"{path}: the check inputs of {function} differ from those the references were built with "
-                "(the check or the bundled data changed): rebuild the references (`make references`, or "
-                "`python -m autograder references --hidden ...` for hidden ones)."
-            )
-    return References(
-        seed=payload["seed"], meta=payload["meta"], entries=payload["entries"], calls=calls, path=path
-    )
+    functions = {name: _function_reference(path, name, entries[name]) for name in FUNCTIONS}
+    return References(seed=payload["seed"], meta=payload["meta"], functions=functions, path=path)
 
 
 @lru_cache(maxsize=4)

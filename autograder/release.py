@@ -33,6 +33,7 @@ import nbformat
 
 from autograder.course import notebook_names
 from autograder.settings import NOTEBOOKS_DIR, SOLUTIONS_DIR
+from autograder.solution_edits import EDITS_KEY
 
 __all__ = [
     "CODE_STUB",
@@ -84,13 +85,19 @@ def solution_digest(solution_nb: nbformat.NotebookNode) -> str:
     """sha256 over what the release is made from: each cell's type, id, source and metadata.
 
     Outputs and execution counts are left out, so re-executing a solution notebook does not make
-    the release stale.
+    the release stale; so are the mistakes' edits (:mod:`autograder.solution_edits`), which the release
+    strips.
     """
     cells = [
-        [cell.cell_type, cell.get("id"), cell.source, json.loads(json.dumps(cell.metadata))]
-        for cell in solution_nb.cells
+        [cell.cell_type, cell.get("id"), cell.source, _released_metadata(cell)] for cell in solution_nb.cells
     ]
     return hashlib.sha256(json.dumps(cells, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _released_metadata(cell: nbformat.NotebookNode) -> dict[str, Any]:
+    metadata = json.loads(json.dumps(cell.metadata))
+    metadata.pop(EDITS_KEY, None)
+    return metadata
 
 
 def _nbgrader_config(course_root: Path) -> Any:
@@ -140,13 +147,15 @@ def _run_generate_assignment(course_root: Path, name: str) -> Path:
 
 
 def _finish(nb: nbformat.NotebookNode, name: str, digest: str) -> nbformat.NotebookNode:
-    """Strip volatile fields, record the source's digest and put the "generated, do not edit" note first."""
+    """Strip volatile fields and the mistakes' edits, record the source's digest and put the "generated, do
+    not edit" note first."""
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
         cell.metadata.pop("execution", None)
         cell.metadata.pop("collapsed", None)
+        cell.metadata.pop(EDITS_KEY, None)  # the mistakes' edits are solution code
     nb.metadata.pop("widgets", None)
     nb.metadata["autograder_release"] = {"generated_from": f"solutions/{name}.ipynb", "source_sha256": digest}
     note = nbformat.v4.new_markdown_cell(release_note(name))

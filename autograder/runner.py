@@ -23,6 +23,7 @@ from autograder.settings import PLAIN_MAX_DEPTH, PLAIN_MAX_NODES
 __all__ = [
     "MODEL",
     "MODEL_FLOAT64",
+    "PROBE_MODEL",
     "Call",
     "CallOutcome",
     "InProcessRunner",
@@ -38,8 +39,11 @@ MODEL = "<course model>"
 #: Placeholder for a pristine float64 copy of the course model. Checks that compare gradients
 #: through the whole network use it: in float32 a ReLU6 unit sitting within ~1e-6 of a kink flips
 #: with the summation order and moves the input gradient by up to ~4e-3 (one input in three); in
-#: float64 results agree to ~1e-15 on any machine (see autograder/tolerances.py).
+#: float64 results agree to ~1e-15 on any machine (see autograder/functions/compute_saliency_maps.py).
 MODEL_FLOAT64 = "<course model, float64>"
+#: Placeholder for the small fixed float64 classifier of :mod:`autograder.probe` (checks that take many
+#: gradient steps, where the course model would be far too slow).
+PROBE_MODEL = "<probe classifier>"
 
 _PLAIN_SCALARS = (int, float, bool, str, type(None))
 
@@ -182,6 +186,10 @@ def _materialize(value: Any, model_factory: Callable[[], torch.nn.Module]) -> An
         return model_factory()
     if isinstance(value, str) and value == MODEL_FLOAT64:
         return model_factory().double()
+    if isinstance(value, str) and value == PROBE_MODEL:
+        from autograder.probe import probe_classifier
+
+        return probe_classifier()
     if isinstance(value, torch.Tensor):
         clone = value.detach().clone()
         return clone.requires_grad_(value.requires_grad)
@@ -191,7 +199,7 @@ def _materialize(value: Any, model_factory: Callable[[], torch.nn.Module]) -> An
 
 
 def prepare_call(call: Call, model_factory: Callable[[], torch.nn.Module]) -> tuple[list, dict]:
-    """Fresh copies of a call's arguments; :data:`MODEL` and :data:`MODEL_FLOAT64` become new models."""
+    """Fresh copies of a call's arguments; the model placeholders (:data:`MODEL`, ...) become new models."""
     args = [_materialize(a, model_factory) for a in call.args]
     kwargs = {k: _materialize(v, model_factory) for k, v in call.kwargs.items()}
     return args, kwargs
@@ -212,19 +220,23 @@ class InProcessRunner:
 
     Args:
         namespace: where the functions live, e.g. a notebook's globals or ``{"f": f}``.
-        model: the model to copy for every :data:`MODEL` argument.
+        model: the model to copy for every :data:`MODEL` argument; ``None``: the course model, loaded
+            (once per process) only when a call needs it.
     """
 
-    def __init__(self, namespace: Mapping[str, Any], model: torch.nn.Module) -> None:
+    def __init__(self, namespace: Mapping[str, Any], model: torch.nn.Module | None = None) -> None:
         self.namespace = namespace
         self.model = model
+
+    def _model_copy(self) -> torch.nn.Module:
+        return copy.deepcopy(self.model if self.model is not None else course_model())
 
     def run(self, function: str, call: Call) -> CallOutcome:
         """Call ``namespace[function]`` with fresh copies of the call's arguments."""
         func = self.namespace.get(function)
         if not callable(func):
             return CallOutcome("missing", message=f"{function} is not defined")
-        args, kwargs = prepare_call(call, lambda: copy.deepcopy(self.model))
+        args, kwargs = prepare_call(call, self._model_copy)
         start = time.perf_counter()
         try:
             with torch.random.fork_rng():

@@ -17,15 +17,15 @@ of the model, with torch's global state reset before and after.
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Callable
 
-from autograder.checks import CHECKS
+from autograder.checks.source import LiveSources
+from autograder.functions import FUNCTIONS
 from autograder.grading.function import grade_function
 from autograder.grading.results import CheckResult
 from autograder.references import cached_references
-from autograder.runner import InProcessRunner, course_model
+from autograder.runner import CallOutcome, InProcessRunner
 from autograder.settings import (
     HIDDEN_REFERENCES_ENV,
     NBGRADER_EXECUTION_ENV,
@@ -52,13 +52,6 @@ def verdict_line(result: CheckResult) -> str:
     return f"{result.function}: {label}  {result.message}{points}"
 
 
-def _source(func: Callable) -> str | None:
-    try:
-        return inspect.getsource(func)
-    except (OSError, TypeError):
-        return None
-
-
 def run_check(function_name: str, func: Callable | None, hidden: bool = False) -> CheckResult:
     """Check a student function against the reference outputs, without printing or raising.
 
@@ -75,8 +68,8 @@ def run_check(function_name: str, func: Callable | None, hidden: bool = False) -
         KeyError: for an unknown function name.
         FileNotFoundError: when hidden references are requested but not configured.
     """
-    if function_name not in CHECKS:
-        raise KeyError(f"no check named {function_name!r}; known: {', '.join(CHECKS)}")
+    if function_name not in FUNCTIONS:
+        raise KeyError(f"no check named {function_name!r}; known: {', '.join(FUNCTIONS)}")
     which = "hidden" if hidden else "public"
     path = hidden_references_from_env() if hidden else None
     if hidden and path is None:
@@ -85,15 +78,18 @@ def run_check(function_name: str, func: Callable | None, hidden: bool = False) -
             "`python -m autograder references --hidden --seed N --out PATH` (instructors only)."
         )
     refs = cached_references(which, path)
-    runner = InProcessRunner({function_name: func} if func is not None else {}, course_model())
-    outcome = runner.run(function_name, refs.calls[function_name])
+    runner = InProcessRunner({function_name: func} if func is not None else {})
+    outcomes: list[CallOutcome] = []
+    for call in refs[function_name].calls:  # the same cases, in the same order, as the batch grader
+        outcomes.append(runner.run(function_name, call))
+        if outcomes[-1].status != "ok":
+            break
     return grade_function(
         function_name,
-        outcome,
+        outcomes,
         refs,
         reference_set=which,
-        model=course_model(),
-        source=_source(func) if func else None,
+        sources=LiveSources(function_name, func) if func is not None else None,
     )
 
 

@@ -3,7 +3,7 @@
 Environment variables are read only at the edges (the command line in :mod:`autograder.cli`, the
 self-check in :mod:`autograder.selfcheck`); everything below them receives explicit values, so a
 setting cannot change behind a running batch and tests never have to patch ``os.environ``.
-Thresholds of the checks live in :mod:`autograder.tolerances`.
+Thresholds of the checks live with each graded function (:mod:`autograder.functions`).
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.checks import CHECKS
 from autograder.class_report import write_class_report
 from autograder.class_report.stats import UNREADABLE_MESSAGE
+from autograder.functions import FUNCTIONS
 from autograder.grading.results import CheckResult, SubmissionResult
 
 _MISTAKES = (
@@ -44,11 +44,10 @@ def synthetic_results(count: int, seed: int = 0) -> list[SubmissionResult]:
     results = []
     for i in range(count):
         assignment = "StyleTransfer" if i % 2 else "NetworkVisualization"
-        functions = [c for c in CHECKS.values() if c.notebook == assignment]
+        functions = [c for c in FUNCTIONS.values() if c.notebook == assignment]
         if i % 97 == 5:
             checks = [
-                CheckResult(c.function, "hidden", 0.0, c.points, "missing", UNREADABLE_MESSAGE)
-                for c in functions
+                CheckResult(c.name, "hidden", 0.0, c.points, "missing", UNREADABLE_MESSAGE) for c in functions
             ]
             results.append(
                 SubmissionResult(f"student{i:04d}", assignment, 0.0, 11.0, checks, ["x.ipynb is empty"])
@@ -61,14 +60,14 @@ def synthetic_results(count: int, seed: int = 0) -> list[SubmissionResult]:
             fraction = {"passed": 1.0, "partial": 0.5}.get(status, 0.0)
             checks.append(
                 CheckResult(
-                    c.function, "hidden", c.points * fraction, c.points, status,
-                    f"{c.function} raised an exception: RuntimeError: size {rng.randint(1, 64)} mismatch"
+                    c.name, "hidden", c.points * fraction, c.points, status,
+                    f"{c.name} raised an exception: RuntimeError: size {rng.randint(1, 64)} mismatch"
                     if status == "error" else "rel_error 1e-1 >= 1e-3",
                     hint="a hint" if mistake else "", rel_error=rng.random() if status == "failed" else None,
                     threshold=1e-3, mistake=mistake, seconds=rng.lognormvariate(-2, 1),
                 )
             )  # fmt: skip
-            fingerprints[c.function] = {"digest": f"{rng.randint(0, 40):016x}", "nodes": rng.randint(10, 200)}
+            fingerprints[c.name] = {"digest": f"{rng.randint(0, 40):016x}", "nodes": rng.randint(10, 200)}
         results.append(
             SubmissionResult(
                 f"student{i:04d}",

@@ -1,44 +1,23 @@
-"""The check library: one check per graded function, keyed by the registry's function names."""
+"""The check framework: the plug-in base class of a graded function, comparisons, source rules.
 
-from __future__ import annotations
+The graded functions themselves are modules of :mod:`autograder.functions`. Modules here:
+:mod:`~autograder.checks.base` (:class:`GradedFunction`, :class:`Mistake`, :class:`Verdict`, the default
+judge), :mod:`~autograder.checks.compare` (relative errors, :class:`Tolerance`),
+:mod:`~autograder.checks.errors` (errors students commonly hit), :mod:`~autograder.checks.source` (loop
+and rebinding rules read from the student's source), :mod:`~autograder.checks.inputs` (check inputs
+shared by several functions).
+"""
 
-from autograder.checks.base import FunctionCheck, GradingContext, Variant, Verdict, rel_error
-from autograder.checks.network_visualization import (
-    ClassVisualizationStepCheck,
-    FoolingCheck,
-    SaliencyCheck,
-)
-from autograder.checks.style_transfer import ContentLossCheck, GramMatrixCheck, StyleLossCheck, TVLossCheck
-from autograder.course import FUNCTIONS, NOTEBOOKS
+from autograder.checks.base import FunctionReference, GradedFunction, GradingContext, Mistake, Verdict
+from autograder.checks.compare import Tolerance, norm_rel_error, rel_error
 
 __all__ = [
-    "CHECKS",
-    "FunctionCheck",
+    "FunctionReference",
+    "GradedFunction",
     "GradingContext",
-    "Variant",
+    "Mistake",
+    "Tolerance",
     "Verdict",
-    "checks_for",
+    "norm_rel_error",
     "rel_error",
 ]
-
-_ALL = (
-    SaliencyCheck(),
-    FoolingCheck(),
-    ClassVisualizationStepCheck(),
-    ContentLossCheck(),
-    GramMatrixCheck(),
-    StyleLossCheck(),
-    TVLossCheck(),
-)
-
-#: Every check, keyed by the graded function's name, in the registry's order.
-CHECKS: dict[str, FunctionCheck] = {name: next(c for c in _ALL if c.function == name) for name in FUNCTIONS}
-if len(_ALL) != len(CHECKS):
-    raise RuntimeError("every check must be for a function of autograder.course, and every function checked")
-
-
-def checks_for(notebook: str) -> list[FunctionCheck]:
-    """The checks of one notebook, in order."""
-    if notebook not in NOTEBOOKS:
-        raise KeyError(f"unknown notebook {notebook!r}; known: {', '.join(NOTEBOOKS)}")
-    return [CHECKS[f] for f in NOTEBOOKS[notebook].function_names]

@@ -1,66 +1,53 @@
-"""What every check shares: the check interface, CS231n's rel_error, and value comparison with hints."""
+"""What every graded function's check shares: the plug-in base class, its mistakes, and the default judge.
+
+A graded function is one module under :mod:`autograder.functions` holding one subclass of
+:class:`GradedFunction`: its notebook, points, tolerance, check inputs (:meth:`GradedFunction.cases`),
+verdict logic and named :class:`Mistake`\\ s. It holds no computation of the graded value: the
+reference outputs, and the outputs of every mistake recognised by its output, are DATA built from the
+solution notebooks (:mod:`autograder.reference_build`) and handed to the judge as a
+:class:`FunctionReference`.
+
+The default judge compares what the student's function gave on every case with the reference (type,
+shape, finiteness, then the relative error of :attr:`GradedFunction.tolerance`); when it fails, the first
+mistake whose stored outputs the student's reproduce on EVERY case names the verdict, with its hint and
+credit; a mistake detected from the source (a Python loop) can still cost points when the values pass.
+"""
 
 from __future__ import annotations
 
-import ast
-import math
-from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 
-from autograder.course import FUNCTIONS
+from autograder.checks.compare import Tolerance, as_tensor_result
+from autograder.checks.errors import error_hint
+from autograder.checks.source import Sources, python_loops
 from autograder.runner import Call, CallOutcome
-from autograder.tolerances import NORM_BASED, VARIANT_MATCH
 
 __all__ = [
-    "ERROR_HINTS",
-    "FunctionCheck",
+    "FunctionReference",
+    "GradedFunction",
     "GradingContext",
-    "KnownMistake",
-    "Variant",
+    "Mistake",
     "Verdict",
-    "compare_values",
-    "norm_rel_error",
-    "python_loops",
-    "rel_error",
 ]
-
-
-def rel_error(x: torch.Tensor | float, y: torch.Tensor | float) -> float:
-    """CS231n's relative error: ``max |x - y| / max(1e-8, |x| + |y|)`` over all elements, in float64."""
-    x = torch.as_tensor(x, dtype=torch.float64)
-    y = torch.as_tensor(y, dtype=torch.float64)
-    if x.numel() == 0:
-        return 0.0
-    value = ((x - y).abs() / (x.abs() + y.abs()).clamp_min(1e-8)).max().item()
-    return float("inf") if math.isnan(value) else value
-
-
-def norm_rel_error(x: torch.Tensor | float, y: torch.Tensor | float) -> float:
-    """Norm-based relative error: ``||x - y||_2 / max(1e-8, ||x||_2 + ||y||_2)``, in float64."""
-    x = torch.as_tensor(x, dtype=torch.float64)
-    y = torch.as_tensor(y, dtype=torch.float64)
-    value = ((x - y).norm() / (x.norm() + y.norm()).clamp_min(1e-8)).item()
-    return float("inf") if math.isnan(value) else value
 
 
 @dataclass
 class Verdict:
-    """A check's judgement of one outcome, before points are attached.
+    """A check's judgement of one function, before points are attached.
 
     Attributes:
         status: ``"passed"``, ``"partial"``, ``"failed"``, ``"not_implemented"`` or a run status
             (``"error"``, ``"timeout"``, ``"memory"``, ``"crashed"``, ``"missing"``).
-        fraction: share of the check's points earned, in [0, 1].
+        fraction: share of the function's points earned, in [0, 1].
         message: what was found.
         hint: how to fix it.
-        rel_error: measured relative error, if values were compared.
+        rel_error: measured relative error (the worst case), if values were compared.
         threshold: accepted relative error, if values were compared.
-        mistake: id of the known mistake recognised (a key of ``FunctionCheck.known`` or of
-            :data:`ERROR_HINTS`), ``""`` when none was.
+        mistake: id of the named mistake (a :class:`Mistake` id or an error-hint id), ``""`` if none.
     """
 
     status: str
@@ -73,303 +60,269 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class KnownMistake:
+class Mistake:
     """A mistake a check can name: what it looks like, the hint that teaches the fix, its credit.
 
+    How to reproduce it is not here (it would be solution code): it is a text edit of the solution
+    cell, stored in that cell's metadata (``metadata.autograder.edits[<id>]``), which the reference
+    build runs to get the mistake's outputs and the demo and tests use to make a student who makes it.
+
     Attributes:
-        label: what the student's result looks like, e.g. ``"gradient of the loss"`` (in the message).
-        hint: names the mistake and the idea that fixes it, never the solution code
+        id: short id, unique in the course, e.g. ``"gram_unnormalized"`` (in results and reports).
+        label: what the student's result looks like, e.g. ``"not normalized"`` (in the message).
+        hint: names the mistake and the idea that fixes it, never code that computes the answer
             (tests/autograder/test_hints.py holds every hint to that).
-        fraction: share of the check's points it still earns, in [0, 1].
+        credit: share of the function's points it still earns, in [0, 1].
+        detect: how it is recognised: ``"output"`` (the student's outputs equal the edited solution's
+            on every case), ``"error"`` (a text of the error message, :attr:`error_text`), ``"loops"``
+            (a Python loop in the function or a notebook function it calls) or ``"judge"`` (the
+            function's own :meth:`GradedFunction.judge` names it).
+        error_text: texts of which one in an error message names the mistake, whatever :attr:`detect`
+            says (a mistake that gives a value with one student's helper and an error with another's).
     """
 
+    id: str
     label: str
     hint: str
-    fraction: float = 0.0
+    credit: float = 0.0
+    detect: Literal["output", "error", "loops", "judge"] = "output"
+    error_text: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Variant:
-    """A known mistake's output on the check's inputs, with its hint, credit and label."""
+@dataclass
+class FunctionReference:
+    """The reference data of one graded function, read from a reference file.
 
-    output: Any
-    hint: str
-    fraction: float = 0.0
-    label: str = ""
+    Attributes:
+        params: what the cases were built from (``{"seed": ...}``, or choices made at build time).
+        calls: the check's calls (one per case), rebuilt from :attr:`params` and verified by digest.
+        expected: per case, the solution's :meth:`GradedFunction.observed` value.
+        variants: per mistake id, its outputs on every case (mistakes detected by output).
+        extras: other data a function's judge needs, built from the solution (e.g. fooling iterates).
+    """
+
+    params: dict[str, Any]
+    calls: list[Call]
+    expected: list[Any]
+    variants: dict[str, list[Any]] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class GradingContext:
-    """What the grader knows besides the outcome: its own pristine model and the student's source.
+    """What the grader knows besides the outcomes.
 
     Attributes:
-        model: the course model in the grader's process (never the student's copy).
-        source: source code of the student's function, when known (for loop detection).
-        variants: known-mistake outputs for this check, from the reference file.
+        sources: where to read the student's source (loop and rebinding rules); ``None`` if unknown.
     """
 
-    model: torch.nn.Module | None = None
-    source: str | None = None
-    variants: dict[str, Variant] = field(default_factory=dict)
+    sources: Sources | None = None
 
 
-_FLOAT64_HINT = (
-    "The gradient checks call your function with float64 images and a float64 model: keep the input's "
-    "dtype (do not convert it with .float()) and create any new tensor from the input (the *_like "
-    "constructors or the tensor's new_* methods), so it shares the input's dtype and device."
-)
-
-#: Errors students commonly hit: (text of the error message, mistake id, hint), matched in order.
-ERROR_HINTS: tuple[tuple[str, str, str], ...] = (
-    (
-        "a leaf Variable that requires grad is being used in an in-place operation",
-        "in_place_update_outside_no_grad",
-        "You updated a tensor that requires grad in place while autograd was recording. The update "
-        "itself must not be recorded: make it inside a `torch.no_grad()` block.",
-    ),
-    (
-        "does not require grad and does not have a grad_fn",
-        "backward_not_connected_to_input",
-        "The value you called .backward() on is not connected to the input: does the input require "
-        "grad (requires_grad_) before the forward pass, and is gradient tracking on there (no "
-        "`torch.no_grad()` around the forward pass, no .detach() or .item() on the way)?",
-    ),
-    (
-        "grad can be implicitly created only for scalar outputs",
-        "backward_on_non_scalar",
-        "backward() needs a scalar: reduce the per-image values you selected to one number first. "
-        "Each image's gradient is unchanged by adding the other images' values (they do not depend "
-        "on it).",
-    ),
-    (
-        "'NoneType' object has no attribute",
-        "gradient_is_none",
-        "A value was None, often a gradient: `.grad` is filled only on the LEAF tensor you called "
-        "requires_grad_ on, after `.backward()`. Reset it in place with `.grad.zero_()` instead of "
-        "assigning a new tensor or None.",
-    ),
-    (
-        "unsupported operand type(s)",
-        "operand_is_none",
-        "An operand is None: is every variable assigned before it is used?",
-    ),
-    ("and bias type (double) should be the same", "float64_input_converted", _FLOAT64_HINT),
-    ("expected scalar type Double but found Float", "float64_input_converted", _FLOAT64_HINT),
-    ("found dtype Float but expected Double", "float64_input_converted", _FLOAT64_HINT),
-    (
-        "Trying to backward through the graph a second time",
-        "target_keeps_graph",
-        "A target still carries the graph of an earlier step: compute targets (content features, style "
-        "Gram matrices) once and .detach() them, or compute them under torch.no_grad().",
-    ),
-)
+_RUN_FAILURES = {
+    "timeout": "ran out of time",
+    "memory": "ran out of memory",
+    "crashed": "crashed the process",
+    "bad_output": "returned something that is not plain data",
+    "error": "raised an exception",
+}
 
 
-def _error_hint(message: str) -> tuple[str, str]:
-    """(mistake id, hint) of the first :data:`ERROR_HINTS` pattern in ``message``; empty strings if none."""
-    return next(((name, hint) for pattern, name, hint in ERROR_HINTS if pattern in message), ("", ""))
+class GradedFunction:
+    """One function students implement; subclasses live in :mod:`autograder.functions`, one per module.
 
-
-def python_loops(source: str | None) -> list[int]:
-    """Line numbers of ``for`` / ``while`` loops and comprehensions in a function's source."""
-    if not source:
-        return []
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    kinds = (ast.For, ast.While, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-    return sorted({node.lineno for node in ast.walk(tree) if isinstance(node, kinds)})
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
-    return f"a {type(value).__name__}"
-
-
-def compare_values(
-    value: Any,
-    expected: torch.Tensor,
-    threshold: float,
-    variants: dict[str, Variant],
-    generic_hint: str,
-    scalar: bool = False,
-    norm_based: bool = False,
-) -> Verdict:
-    """Compare a returned value with the expected tensor: type and shape first, then rel_error.
-
-    Args:
-        value: what the student's function returned (plain data).
-        expected: the reference output.
-        threshold: largest accepted relative error.
-        variants: known mistakes; an output matching one gets its hint and credit.
-        generic_hint: hint when no known mistake matches.
-        scalar: accept a Python number or any one-element tensor (losses).
-        norm_based: use :func:`norm_rel_error` instead of the elementwise :func:`rel_error`.
-
-    Returns:
-        The verdict.
-    """
-    error = norm_rel_error if norm_based else rel_error
-    if value is None:
-        return Verdict(
-            "not_implemented",
-            0.0,
-            "NOT IMPLEMENTED YET: the function returned None. Write your code between the START/END "
-            "markers and return the result.",
-        )
-    if scalar and isinstance(value, int | float) and not isinstance(value, bool):
-        value = torch.tensor(float(value))
-    if not isinstance(value, torch.Tensor):
-        return Verdict("failed", 0.0, f"expected a tensor, got {_describe(value)}", generic_hint)
-    if scalar:
-        if value.numel() != 1:
-            return Verdict(
-                "failed", 0.0, f"expected a scalar (one-element tensor), got {_describe(value)}", generic_hint
-            )
-        value = value.reshape(())
-    elif value.shape != expected.shape:
-        if match := _known_mistake(value, variants, threshold, error):
-            name, variant = match
-            return Verdict(
-                "failed",
-                0.0,
-                f"expected shape {tuple(expected.shape)}, got {tuple(value.shape)}; "
-                f"looks like: {variant.label or name}",
-                variant.hint,
-                mistake=name,
-            )
-        return Verdict(
-            "failed", 0.0, f"expected shape {tuple(expected.shape)}, got {tuple(value.shape)}", generic_hint
-        )
-    if not value.is_floating_point():
-        return Verdict("failed", 0.0, f"expected a floating-point tensor, got {value.dtype}", generic_hint)
-    if not torch.isfinite(value).all():
-        return Verdict("failed", 0.0, "the result holds NaN or inf values", generic_hint)
-    err = error(value, expected)
-    if err < threshold:
-        return Verdict(
-            "passed", 1.0, f"rel_error {err:.1e} < {threshold:.0e}", rel_error=err, threshold=threshold
-        )
-    if match := _known_mistake(value, variants, threshold, error):
-        name, variant = match
-        return Verdict(
-            "partial" if variant.fraction > 0 else "failed",
-            variant.fraction,
-            f"rel_error {err:.1e} >= {threshold:.0e}; looks like: {variant.label or name}",
-            variant.hint,
-            rel_error=err,
-            threshold=threshold,
-            mistake=name,
-        )
-    return Verdict("failed", 0.0, f"rel_error {err:.1e} >= {threshold:.0e}", generic_hint, err, threshold)
-
-
-def _known_mistake(
-    value: torch.Tensor,
-    variants: dict[str, Variant],
-    threshold: float,
-    error: Callable[[torch.Tensor, torch.Tensor], float],
-) -> tuple[str, Variant] | None:
-    """The first known mistake whose stored output ``value`` reproduces, if any."""
-    for name, variant in variants.items():
-        out = variant.output
-        same_shape = isinstance(out, torch.Tensor) and out.shape == value.shape
-        if same_shape and error(value, out) < max(threshold, VARIANT_MATCH):
-            return name, variant
-    return None
-
-
-class FunctionCheck(ABC):
-    """The check of one student function: inputs from a seed, what to keep as reference, grading.
-
-    Subclasses set the class attributes and implement the abstract methods. Inputs must be a
-    deterministic function of the seed (references are rebuilt from the same seed at grading time).
-    The notebook and the points come from the course registry (:mod:`autograder.course`).
+    Class attributes to set: :attr:`name`, :attr:`notebook`, :attr:`order`, :attr:`points`,
+    :attr:`tolerance`, :attr:`hint`, :attr:`mistakes`; method to write: :meth:`cases`.
     """
 
-    function: str
-    #: fallback hint, when no known mistake matched: what was measured and what to look at
-    hint: str
-    #: whether :meth:`judge` needs the grader's own model (``GradingContext.model``)
-    needs_model: bool = False
-    #: every mistake this check can name, by id (the ``mistake`` of its verdicts)
-    known: ClassVar[dict[str, KnownMistake]] = {}
+    #: the function's name in the notebook (CS231n's), also its solution cell's nbgrader ``grade_id``
+    name: ClassVar[str]
+    #: the notebook it belongs to (a key of :data:`autograder.course.NOTEBOOKS`)
+    notebook: ClassVar[str]
+    #: its position among the notebook's graded functions (smaller first)
+    order: ClassVar[int]
+    #: points of its autograded test cell ``test_<name>``
+    points: ClassVar[float]
+    #: how its output is compared with the reference
+    tolerance: ClassVar[Tolerance]
+    #: a loss: a Python number or any one-element tensor is accepted
+    scalar: ClassVar[bool] = False
+    #: fallback hint when no mistake is named: what was checked and what to re-read. ``{threshold}``
+    #: is replaced by the tolerance.
+    hint: ClassVar[str]
+    #: what the function returns in the student's stub when nothing is written (its variable name), for
+    #: the NOT IMPLEMENTED message; empty when the stub has no return statement
+    stub_returns: ClassVar[str] = ""
+    #: every mistake the check can name
+    mistakes: ClassVar[tuple[Mistake, ...]] = ()
 
+    # ------------------------------------------------------------------ facts
     @property
-    def notebook(self) -> str:
-        """The notebook the function belongs to."""
-        return FUNCTIONS[self.function].notebook
+    def test_cell(self) -> str:
+        """``grade_id`` of its nbgrader test cell."""
+        return f"test_{self.name}"
 
-    @property
-    def points(self) -> float:
-        """Points of the function's test cell."""
-        return FUNCTIONS[self.function].points
+    def mistake(self, mistake_id: str) -> Mistake:
+        """The :class:`Mistake` with id ``mistake_id``."""
+        for mistake in self.mistakes:
+            if mistake.id == mistake_id:
+                return mistake
+        raise KeyError(f"{self.name} has no mistake {mistake_id!r}")
 
-    @property
-    def norm_based(self) -> bool:
-        """Compare with the norm-based relative error (see :data:`autograder.tolerances.NORM_BASED`)."""
-        return self.function in NORM_BASED
+    def fallback_hint(self) -> str:
+        """:attr:`hint` with the threshold written in."""
+        return self.hint.replace("{threshold}", f"{self.tolerance.threshold:.0e}")
 
-    def variant(self, mistake: str, output: Any) -> Variant:
-        """The :class:`Variant` of known mistake ``mistake`` (a key of :attr:`known`) with ``output``."""
-        known = self.known[mistake]
-        return Variant(output, known.hint, known.fraction, known.label)
+    # ------------------------------------------------------------------ inputs
+    def params(self, seed: int) -> dict[str, Any]:
+        """What the cases are built from for ``seed`` (functions choosing cases at build time override
+        :meth:`choose_params` instead)."""
+        return {"seed": seed}
 
+    def cases(self, params: dict[str, Any]) -> list[Call]:
+        """The check's calls, built deterministically from ``params``."""
+        raise NotImplementedError
+
+    def case_labels(self, ref: FunctionReference) -> list[str]:
+        """A short description of each case, for messages (default ``case 1``, ``case 2``, ...)."""
+        return [f"case {i + 1}" for i in range(len(ref.calls))]
+
+    def observed(self, outcome: CallOutcome, call: Call) -> Any:
+        """What is compared from a call's outcome (default: the return value; in-place functions
+        override). ``None`` means nothing was done (NOT IMPLEMENTED)."""
+        return outcome.value
+
+    # ------------------------------------------------------------ reference build hooks
+    def choose_params(self, seed: int, build: Any) -> dict[str, Any]:
+        """Build time: the params of the cases for ``seed``; ``build`` runs the solution (see
+        :class:`autograder.reference_build.SolutionRunner`). Default :meth:`params`."""
+        return self.params(seed)
+
+    def extras(self, calls: Sequence[Call], build: Any) -> dict[str, Any]:
+        """Build time: more reference data for :meth:`judge`, computed by running the solution."""
+        return {}
+
+    # ------------------------------------------------------------------ verdicts
     def named(
         self,
-        mistake: str,
+        mistake_id: str,
         message: str,
         rel_error: float | None = None,
         threshold: float | None = None,
+        status: str | None = None,
     ) -> Verdict:
-        """The verdict for known mistake ``mistake``: its hint and credit, ``partial`` if it earns any."""
-        known = self.known[mistake]
-        status = "partial" if known.fraction > 0 else "failed"
-        return Verdict(status, known.fraction, message, known.hint, rel_error, threshold, mistake)
+        """The verdict naming ``mistake_id``: its hint and credit (``partial`` when it earns any)."""
+        mistake = self.mistake(mistake_id)
+        status = status or ("partial" if mistake.credit > 0 else "failed")
+        return Verdict(status, mistake.credit, message, mistake.hint, rel_error, threshold, mistake.id)
 
-    def error_mistake(self, message: str) -> str:
-        """Id of a known mistake recognised in an error message (``""``: none; checks may override)."""
-        return ""
+    def not_implemented(self, what: str = "") -> Verdict:
+        """The NOT IMPLEMENTED YET verdict (0 points), saying where to write the code (no hint: the stub's
+        docstring and TODO say what to write)."""
+        if not what:
+            what = f"{self.stub_returns} is still None" if self.stub_returns else "the function returned None"
+        where = "Write your code between the START and END markers"
+        where += "." if self.stub_returns else " and return the result."
+        return Verdict("not_implemented", 0.0, f"NOT IMPLEMENTED YET: {what}. {where}")
 
-    @abstractmethod
-    def make_call(self, seed: int) -> Call:
-        """Build the call's inputs deterministically from ``seed``."""
+    def grade(self, outcomes: Sequence[CallOutcome], ref: FunctionReference, ctx: GradingContext) -> Verdict:
+        """Grade the outcomes of the cases: a failed run first (the first case that failed), then
+        :meth:`judge`. ``outcomes`` may stop at the first case that did not run ``"ok"``."""
+        labels = self.case_labels(ref)
+        for index, outcome in enumerate(outcomes):
+            if outcome.status != "ok":
+                where = f" ({labels[index]})" if len(ref.calls) > 1 else ""
+                return self.run_failure(outcome, where)
+        if len(outcomes) != len(ref.calls):
+            raise ValueError(f"{self.name}: {len(outcomes)} outcomes for {len(ref.calls)} cases")
+        return self.judge(outcomes, ref, ctx)
 
-    def expected(self, outcome: CallOutcome, call: Call) -> Any:
-        """From the solution's outcome, what to store as the reference (default: the return value)."""
-        return outcome.value
-
-    def variants(self, call: Call, model: torch.nn.Module) -> dict[str, Variant]:
-        """Outputs of known mistakes on this call's inputs (stored with the references)."""
-        return {}
-
-    @abstractmethod
-    def judge(self, outcome: CallOutcome, expected: Any, call: Call, ctx: GradingContext) -> Verdict:
-        """Grade a successful (status ``"ok"``) outcome."""
-
-    def grade(self, outcome: CallOutcome, expected: Any, call: Call, ctx: GradingContext) -> Verdict:
-        """Grade any outcome: run failures first, then :meth:`judge`."""
+    def run_failure(self, outcome: CallOutcome, where: str = "") -> Verdict:
+        """The verdict for a call that did not return: missing, an error (named when recognised), a
+        timeout, a crash, too much memory, or something that is not plain data."""
         if outcome.status == "missing":
             return Verdict(
                 "missing",
                 0.0,
-                f"{self.function} is not defined in the notebook",
+                f"{self.name} is not defined in the notebook",
                 "Keep the function's name and signature exactly as given.",
             )
-        if outcome.status != "ok":
-            label = {
-                "timeout": "ran out of time",
-                "memory": "ran out of memory",
-                "crashed": "crashed the process",
-                "bad_output": "returned something that is not plain data",
-                "error": "raised an exception",
-            }.get(outcome.status, outcome.status)
-            status = outcome.status if outcome.status != "bad_output" else "failed"
-            text = f"{self.function} {label}: {outcome.message}".strip()
-            if status == "error" and (mistake := self.error_mistake(outcome.message)):
-                return Verdict(status, 0.0, text, self.known[mistake].hint, mistake=mistake)
-            mistake, hint = _error_hint(outcome.message)
-            return Verdict(status, 0.0, text, hint or self.hint, mistake=mistake)
-        return self.judge(outcome, expected, call, ctx)
+        label = _RUN_FAILURES.get(outcome.status, outcome.status)
+        status = outcome.status if outcome.status != "bad_output" else "failed"
+        text = f"{self.name} {label}{where}: {outcome.message}".strip()
+        if status == "error":
+            for mistake in self.mistakes:
+                if any(text in outcome.message for text in mistake.error_text):
+                    return Verdict(status, mistake.credit, text, mistake.hint, mistake=mistake.id)
+        mistake_id, hint = error_hint(outcome.message)
+        return Verdict(status, 0.0, text, hint or self.fallback_hint(), mistake=mistake_id)
+
+    def judge(self, outcomes: Sequence[CallOutcome], ref: FunctionReference, ctx: GradingContext) -> Verdict:
+        """Compare every case with the reference; name a mistake when the student's outputs are its
+        outputs; apply the loop rule when the values pass."""
+        observed = [self.observed(o, c) for o, c in zip(outcomes, ref.calls, strict=True)]
+        if any(v is None for v in observed):
+            return self.not_implemented()
+        verdict = self.compare(observed, ref)
+        return self.loop_rule(verdict, ctx)
+
+    def compare(self, observed: Sequence[Any], ref: FunctionReference) -> Verdict:
+        """The value comparison of :meth:`judge`, case by case (every value not ``None``)."""
+        labels = self.case_labels(ref)
+        several = len(ref.calls) > 1
+        threshold = self.tolerance.threshold
+        checked = [as_tensor_result(v, e, self.scalar) for v, e in zip(observed, ref.expected, strict=True)]
+        values = [tensor for tensor, _ in checked]
+        problems = [(index, problem) for index, (_, problem) in enumerate(checked) if problem]
+        if problems:
+            index, problem = problems[0]
+            where = f" ({labels[index]})" if several else ""
+            if (named := self.match_output(values, ref)) is not None:
+                return self.named(named.id, f"{problem}{where}; looks like: {named.label}")
+            return Verdict("failed", 0.0, problem + where, self.fallback_hint())
+        errors = [self.tolerance.error(v, e) for v, e in zip(values, ref.expected, strict=True)]
+        worst = max(range(len(errors)), key=errors.__getitem__)
+        err = errors[worst]
+        cases = f" ({len(errors)} cases)" if several else ""
+        if err < threshold:
+            return Verdict("passed", 1.0, f"rel_error {err:.1e} < {threshold:.0e}{cases}", "", err, threshold)
+        where = f" ({labels[worst]})" if several else ""
+        message = f"rel_error {err:.1e} >= {threshold:.0e}{where}"
+        if (named := self.match_output(values, ref)) is not None:
+            return self.named(named.id, f"{message}; looks like: {named.label}", err, threshold)
+        return Verdict("failed", 0.0, message, self.fallback_hint(), err, threshold)
+
+    def match_output(self, values: Sequence[torch.Tensor | None], ref: FunctionReference) -> Mistake | None:
+        """The first mistake detected by output whose stored outputs ``values`` reproduce on every case
+        (a case whose value is ``None`` matches nothing)."""
+        for mistake in self.mistakes:
+            outputs = ref.variants.get(mistake.id) if mistake.detect == "output" else None
+            if outputs is None or len(outputs) != len(values):
+                continue
+            if all(_same(v, out, self.tolerance) for v, out in zip(values, outputs, strict=True)):
+                return mistake
+        return None
+
+    def loop_rule(self, verdict: Verdict, ctx: GradingContext) -> Verdict:
+        """A passed (or partially credited) result costs points when the function, or a notebook function
+        it calls, holds a Python loop and the function has a mistake detected by ``"loops"``."""
+        rule = next((m for m in self.mistakes if m.detect == "loops"), None)
+        if rule is None or verdict.status not in ("passed", "partial"):
+            return verdict
+        loops = python_loops(self.name, ctx.sources)
+        if not loops:
+            return verdict
+        found = f"{self.name} uses a Python loop ({loops[0]})"
+        if verdict.status == "partial" and verdict.fraction <= rule.credit:
+            verdict.message += f"; also, {found}"
+            return verdict
+        return self.named(
+            rule.id, f"values match ({verdict.message}) but {found}", verdict.rel_error, verdict.threshold
+        )
+
+
+def _same(value: torch.Tensor | None, output: Any, tolerance: Tolerance) -> bool:
+    if value is None or not isinstance(output, torch.Tensor):
+        return False
+    output = output.reshape(()) if value.dim() == 0 and output.numel() == 1 else output
+    return output.shape == value.shape and tolerance.error(value, output) < tolerance.match

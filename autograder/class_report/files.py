@@ -9,7 +9,6 @@ into feedback, Gradescope output or anything else students see.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import statistics
@@ -80,9 +79,7 @@ def run_info(
             written, only a digest of the check inputs it produced (equal digests: same inputs).
         workers: parallel workers.
     """
-    digest = hashlib.sha256()
-    for function in sorted(references.entries):
-        digest.update(f"{function}:{references.entries[function]['digest']};".encode())
+    digest = references.inputs_digest()
     values: dict[str, Counter[str]] = {}
     for result in results:
         for key, value in result.protections.items():

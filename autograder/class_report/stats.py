@@ -24,9 +24,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograder.checks import CHECKS
 from autograder.class_report.similarity import MIN_NODES
-from autograder.course import FUNCTIONS, NOTEBOOKS
+from autograder.course import NOTEBOOKS
+from autograder.functions import FUNCTIONS
 from autograder.grading.results import STATUSES, SubmissionResult
 
 __all__ = [
@@ -245,7 +245,7 @@ def _function_stats(
         return 100.0 * count / n if n else 0.0
 
     stats.median_failed_rel_error = statistics.median(failed_errors) if failed_errors else None
-    known = CHECKS[function].known if function in CHECKS else {}
+    known = {m.id: m for m in FUNCTIONS[function].mistakes} if function in FUNCTIONS else {}
     stats.mistakes = [
         MistakeRow(m, c, percent(c), hints[m], known[m].label if m in known else m.replace("_", " "))
         for m, c in _ranked(mistakes)

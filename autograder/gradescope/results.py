@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from autograder.course import FUNCTIONS, NOTEBOOKS
+from autograder.course import NOTEBOOKS
+from autograder.functions import FUNCTIONS
 from autograder.gradescope.upload import Upload
 from autograder.grading.results import CheckResult, SubmissionResult
 

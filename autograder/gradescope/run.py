@@ -64,13 +64,11 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _missing(assignment: str, references: str) -> SubmissionResult:
-    from autograder.checks import checks_for
+    from autograder.functions import functions_of
 
     checks = [
-        CheckResult(
-            c.function, references, 0.0, c.points, "missing", f"no {assignment} notebook was uploaded"
-        )
-        for c in checks_for(assignment)
+        CheckResult(fn.name, references, 0.0, fn.points, "missing", f"no {assignment} notebook was uploaded")
+        for fn in functions_of(assignment)
     ]
     return SubmissionResult("submission", assignment, 0.0, sum(c.max_points for c in checks), checks)
 

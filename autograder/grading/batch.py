@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from autograder.course import FUNCTIONS
+from autograder.functions import FUNCTIONS
 from autograder.grading.nbgrader_gradebook import course_private_paths
 from autograder.grading.notebook import assignment_functions, grade_notebook
 from autograder.grading.results import SubmissionResult

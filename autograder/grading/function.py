@@ -1,19 +1,20 @@
 """Grading one function: the single step shared by the self-check and the batch grader.
 
-Given what a call of the student's function produced (a :class:`~autograder.runner.CallOutcome`, from
-the student's own kernel or from a sandbox) and the references, :func:`grade_function` asks the
-function's check for a verdict and turns it into a :class:`~autograder.grading.results.CheckResult`
-with points. The check's inputs come from the references (:attr:`References.calls`), whose digests
-were verified when they were loaded.
+Given what the calls of the student's function produced (one
+:class:`~autograder.runner.CallOutcome` per case, from the student's own kernel or from a sandbox) and
+the references, :func:`grade_function` asks the function's check for a verdict and turns it into a
+:class:`~autograder.grading.results.CheckResult` with points. The cases come from the references
+(:attr:`References.functions`), whose digests were verified when they were loaded.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-import torch
-
-from autograder.checks import CHECKS, GradingContext, Verdict
+from autograder.checks.base import GradingContext, Verdict
+from autograder.checks.source import Sources
+from autograder.functions import FUNCTIONS
 from autograder.grading.results import CheckResult
 from autograder.references import References
 from autograder.runner import CallOutcome
@@ -24,36 +25,34 @@ __all__ = ["grade_function"]
 
 def grade_function(
     function: str,
-    outcome: CallOutcome,
+    outcomes: Sequence[CallOutcome],
     refs: References,
     *,
     reference_set: str,
-    model: torch.nn.Module | None,
-    source: str | None,
+    sources: Sources | None,
     caps: TextCaps | None = None,
 ) -> CheckResult:
-    """Grade one call's outcome against the references.
+    """Grade the outcomes of one function's cases against the references.
 
     Args:
         function: the graded function's name.
-        outcome: what running it on ``refs.calls[function]`` gave.
+        outcomes: what running it on ``refs[function].calls`` gave, in order; it may stop after the
+            first case that did not run ``"ok"``.
         refs: the loaded references.
         reference_set: ``"public"`` or ``"hidden"`` (recorded in the result).
-        model: the grader's own pristine model (checks that judge by property use it).
-        source: the student's function source, for loop detection (``None`` when unknown).
-        caps: text caps (the printed output appended to a failed check's message).
+        sources: the student's source code, for the rules read from it (``None`` when unknown).
+        caps: text caps (the printed output kept beside the verdict).
 
     Returns:
-        The result. Points are the check's points times the verdict's fraction, rounded to 4 places
+        The result. Points are the function's points times the verdict's fraction, rounded to 4 places
         and never outside ``[0, points]``. A check that cannot judge what came back (odd but plain
-        data) fails the function with a message rather than raising.
+        data) fails the function with a message rather than raising. What the function printed is
+        kept in :attr:`CheckResult.output`, never in the verdict's message.
     """
     caps = caps or TextCaps()
-    check = CHECKS[function]
-    call = refs.calls[function]
-    ctx = GradingContext(model=model, source=source, variants=refs.variants(function))
+    fn = FUNCTIONS[function]
     try:
-        verdict = check.grade(outcome, refs.expected(function), call, ctx)
+        verdict = fn.grade(outcomes, refs[function], GradingContext(sources=sources))
     except Exception as exc:  # e.g. a forged captured argument of the wrong kind
         verdict = Verdict(
             "failed",
@@ -61,23 +60,22 @@ def grade_function(
             f"{function} returned something the check could not judge ({type(exc).__name__}: {exc})"[
                 : caps.message_chars
             ],
-            check.hint,
+            fn.fallback_hint(),
         )
-    message = verdict.message
-    if outcome.output.strip() and verdict.status != "passed":
-        message += f"\nOutput:\n{outcome.output.strip()[-caps.output_tail_chars :]}"
     fraction = float(verdict.fraction)
     fraction = min(max(fraction, 0.0), 1.0) if math.isfinite(fraction) else 0.0
+    printed = "\n".join(o.output.strip() for o in outcomes if o.output.strip())
     return CheckResult(
         function=function,
         check=reference_set,
-        points=round(check.points * fraction, 4),
-        max_points=check.points,
+        points=round(fn.points * fraction, 4),
+        max_points=fn.points,
         status=verdict.status,
-        message=message,
+        message=verdict.message,
         hint=verdict.hint,
         rel_error=verdict.rel_error,
         threshold=verdict.threshold,
         mistake=verdict.mistake,
-        seconds=outcome.seconds,
+        seconds=sum(o.seconds for o in outcomes),
+        output=printed[-caps.output_tail_chars :],
     )

@@ -3,16 +3,17 @@
 :func:`grade_notebook` is one step of the batch pipeline with plain data in and out: a
 :class:`~autograder.grading.submission.Submission` and loaded references in, a
 :class:`~autograder.grading.results.SubmissionResult` out. Student code runs only in the
-:class:`~autograder.isolation.sandbox.Sandbox`; references and the grader's own model never enter it.
+:class:`~autograder.isolation.sandbox.Sandbox`; references never enter it.
 """
 
 from __future__ import annotations
 
 import time
 
-from autograder.checks import CHECKS
+from autograder.checks.source import ChunkSources
 from autograder.class_report.similarity import fingerprint
-from autograder.course import FUNCTIONS, NOTEBOOKS
+from autograder.course import NOTEBOOKS
+from autograder.functions import FUNCTIONS
 from autograder.grading.extraction import extract_student_code, function_source
 from autograder.grading.function import grade_function
 from autograder.grading.results import CheckResult, SubmissionResult
@@ -20,7 +21,7 @@ from autograder.grading.submission import Submission
 from autograder.isolation.availability import isolation_of, unisolated_message
 from autograder.isolation.sandbox import Sandbox
 from autograder.references import References
-from autograder.runner import course_model
+from autograder.runner import CallOutcome
 from autograder.settings import GradingSettings
 
 __all__ = ["assignment_functions", "grade_notebook"]
@@ -71,7 +72,7 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
         return result
     chunks, problems = extract_student_code(submission.notebook, functions)
     result.problems.extend(problems)
-    model = course_model() if any(CHECKS[f].needs_model for f in functions) else None
+    sources = ChunkSources((chunk.code, chunk.defines) for chunk in chunks)
     sandbox = Sandbox(
         chunks,
         settings.limits,
@@ -97,15 +98,14 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
             if time.monotonic() > deadline:
                 result.checks.append(_out_of_time(function, settings))
                 continue
-            outcome = sandbox.run(function, refs.calls[function])
+            outcomes: list[CallOutcome] = []
+            for call in refs[function].calls:
+                outcomes.append(sandbox.run(function, call))
+                if outcomes[-1].status != "ok":
+                    break  # the first failure decides; the remaining cases would cost time for nothing
             result.checks.append(
                 grade_function(
-                    function,
-                    outcome,
-                    refs,
-                    reference_set=settings.reference_set,
-                    model=model,
-                    source=function_source(chunks, function),
+                    function, outcomes, refs, reference_set=settings.reference_set, sources=sources
                 )
             )
     result.score = round(min(sum(c.points for c in result.checks), result.max_score), 4)

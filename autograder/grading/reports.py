@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from autograder.course import FUNCTIONS
+from autograder.functions import FUNCTIONS
 from autograder.gradescope.results import gradescope_results  # results.json lives with the Gradescope code
 from autograder.grading.results import CheckResult, SubmissionResult
 from autograder.grading.store import escape_name, result_stem, write_atomic

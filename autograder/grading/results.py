@@ -38,7 +38,9 @@ class CheckResult:
         rel_error: measured relative error, when values were compared.
         threshold: the largest relative error accepted, when values were compared.
         mistake: id of the known mistake the output matched (empty when none).
-        seconds: wall-clock time of the student's call (``None`` in results from older versions).
+        seconds: wall-clock time of the student's calls (``None`` in results from older versions).
+        output: the end of what the student's function printed during the check (progress bars,
+            warnings, debug prints), kept apart from the verdict's message.
     """
 
     function: str
@@ -52,6 +54,7 @@ class CheckResult:
     threshold: float | None = None
     mistake: str = ""
     seconds: float | None = None
+    output: str = ""
 
 
 @dataclass
@@ -138,7 +141,10 @@ def _check_types(result: SubmissionResult) -> None:
         and isinstance(result.grader_error, str)
     )
     for c in result.checks:
-        ok = ok and all(isinstance(v, str) for v in (c.function, c.check, c.status, c.message, c.hint))
+        ok = ok and all(
+            isinstance(v, str)
+            for v in (c.function, c.check, c.status, c.message, c.hint, c.mistake, c.output)
+        )
         ok = ok and _number(c.points) and _number(c.max_points)
         ok = ok and all(v is None or type(v) in (int, float) for v in (c.rel_error, c.threshold))
     if not ok:

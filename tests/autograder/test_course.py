@@ -1,12 +1,15 @@
-"""Tests of autograder.course: the one registry agrees with the nbgrader metadata of solutions/."""
+"""Tests of autograder.course and the registry of graded functions: both agree with solutions/."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder.checks import CHECKS
-from autograder.course import FUNCTIONS, NOTEBOOKS
+from autograder.checks.base import GradedFunction
+from autograder.course import NOTEBOOKS
+from autograder.functions import FUNCTIONS, functions_of, register, unregister
 from tests.helpers.notebooks import REPO
 
 
@@ -37,8 +40,35 @@ def test_registry_matches_the_solution_notebooks(name: str) -> None:
     assert all(float(cells[g]["points"]) == notebook.answer_points for g in written)
 
 
-def test_every_function_has_its_check() -> None:
-    """Does every registered function have a check, in the registry's order, and no check more?"""
-    assert list(CHECKS) == list(FUNCTIONS)
-    assert all(CHECKS[f].points == FUNCTIONS[f].points for f in FUNCTIONS)
-    assert all(CHECKS[f].notebook == FUNCTIONS[f].notebook for f in FUNCTIONS)
+def test_the_registry_is_every_module_of_the_functions_package() -> None:
+    """Is each graded function one module of autograder/functions, registered under its own name?"""
+    import autograder.functions as package
+
+    modules = sorted(p.stem for p in Path(package.__file__).parent.glob("*.py") if p.stem != "__init__")
+    assert sorted(FUNCTIONS) == modules
+    assert [f.name for nb in NOTEBOOKS.values() for f in nb.functions] == list(FUNCTIONS)
+
+
+def test_register_refuses_what_cannot_be_graded() -> None:
+    """Are an unknown notebook, a taken name, no points and a credit of 1 refused with a message?"""
+
+    def make(**attributes) -> type[GradedFunction]:
+        base = {"name": "throwaway", "notebook": "StyleTransfer", "order": 99, "points": 1.0, "hint": "h"}
+        return type("Throwaway", (GradedFunction,), {**base, **attributes})
+
+    with pytest.raises(ValueError, match="unknown notebook"):
+        register(make(notebook="Nope"))
+    with pytest.raises(ValueError, match="already registered"):
+        register(make(name="gram_matrix"))
+    with pytest.raises(ValueError, match="points"):
+        register(make(points=0))
+    from autograder.checks.base import Mistake
+
+    with pytest.raises(ValueError, match="credit"):
+        register(make(mistakes=(Mistake("m", "l", "h", credit=1.0),)))
+    register(make())
+    try:
+        assert functions_of("StyleTransfer")[-1].name == "throwaway"
+    finally:
+        unregister("throwaway")
+    assert "throwaway" not in FUNCTIONS

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 import autograder.checks as checks_package
-from autograder.checks import CHECKS
-from autograder.checks.base import ERROR_HINTS
-from autograder.leakage import load_solution_code, normalize_code, solution_code_in
-from autograder.references import load_references
+import autograder.functions as functions_package
+from autograder.checks.errors import ERROR_HINTS
+from autograder.functions import FUNCTIONS
+from tests.helpers.leakage import load_solution_code, normalize_code, solution_code_in
 
-CHECKS_DIR = Path(checks_package.__file__).parent
+#: Where the texts students see are written: the check framework and the graded functions' modules.
+TEXT_DIRS = (Path(checks_package.__file__).parent, Path(functions_package.__file__).parent)
 
 
 @pytest.fixture(scope="module")
@@ -55,36 +56,43 @@ def _literal_texts(path: Path) -> dict[str, str]:
 def all_hint_texts() -> dict[str, str]:
     """Every text a check can show a student, by where it comes from.
 
-    Each check's fallback hint and known mistakes (label and hint), :data:`ERROR_HINTS`, the hints
-    stored in the public references, and every string literal of the check modules (messages,
-    message templates, inline hints), so that a text added without a ``known`` entry is covered too.
+    Each graded function's fallback hint and mistakes (label and hint), :data:`ERROR_HINTS`, and every
+    string literal of the check framework and the function modules (messages, message templates),
+    so that a text added without a Mistake is covered too. Reference files hold no text.
     """
     texts: dict[str, str] = {}
-    for name, check in CHECKS.items():
-        texts[f"{name}: fallback hint"] = check.hint
-        for mistake, known in check.known.items():
-            texts[f"{name}: {mistake} hint"] = known.hint
-            texts[f"{name}: {mistake} label"] = known.label
+    for name, fn in FUNCTIONS.items():
+        texts[f"{name}: fallback hint"] = fn.fallback_hint()
+        for mistake in fn.mistakes:
+            texts[f"{name}: {mistake.id} hint"] = mistake.hint
+            texts[f"{name}: {mistake.id} label"] = mistake.label
     for pattern, mistake, hint in ERROR_HINTS:
         texts[f"ERROR_HINTS[{pattern!r}] ({mistake})"] = hint
-    refs = load_references()
-    for function, entry in refs.entries.items():
-        for mistake, stored in entry.get("variants", {}).items():
-            texts[f"public.pt {function}: {mistake} hint"] = stored["hint"]
-    for path in sorted(CHECKS_DIR.glob("*.py")):
-        texts.update(_literal_texts(path))
+    for folder in TEXT_DIRS:
+        for path in sorted(folder.glob("*.py")):
+            texts.update(_literal_texts(path))
     return texts
 
 
-def test_every_check_and_mistake_has_its_hint_collected() -> None:
-    """Does the collection hold every check's fallback hint and every known mistake's hint?"""
+def test_every_function_and_mistake_has_its_hint_collected() -> None:
+    """Does the collection hold every function's fallback hint and every mistake's hint?"""
     texts = all_hint_texts()
-    for name, check in CHECKS.items():
-        assert check.hint and f"{name}: fallback hint" in texts
-        assert check.known, f"{name} names no known mistake"
-        for mistake, known in check.known.items():
-            assert known.hint, f"{name}: {mistake} has an empty hint"
-            assert texts[f"{name}: {mistake} hint"] == known.hint
+    for name, fn in FUNCTIONS.items():
+        assert fn.hint and f"{name}: fallback hint" in texts
+        assert fn.mistakes, f"{name} names no mistake"
+        for mistake in fn.mistakes:
+            assert mistake.hint, f"{name}: {mistake.id} has an empty hint"
+            assert texts[f"{name}: {mistake.id} hint"] == mistake.hint
+
+
+def test_hints_quote_thresholds_from_the_tolerance() -> None:
+    """Does every fallback hint that names a threshold take it from the function's tolerance?"""
+    import re
+
+    for name, fn in FUNCTIONS.items():
+        assert not re.search(r"\d+e-\d+", fn.hint), f"{name}: write {{threshold}}, not the number"
+        if "{threshold}" in fn.hint:
+            assert f"{fn.tolerance.threshold:.0e}" in fn.fallback_hint()
 
 
 def test_no_hint_contains_solution_code(solution_code) -> None:

@@ -1,4 +1,4 @@
-"""Reference files: provenance recorded, version mismatch warned, inputs kept in sync, hidden kept private."""
+"""Reference files: data only, provenance, version mismatch warned, inputs in sync, hidden private."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from autograder.checks import CHECKS
+from autograder.functions import FUNCTIONS
 from autograder.references import PUBLIC_SEED, StaleReferencesError, inputs_digest, load_references
 from autograder.settings import PUBLIC_REFERENCES as PUBLIC_PATH
 
@@ -22,19 +22,55 @@ def test_public_references_record_provenance() -> None:
     assert refs.seed == PUBLIC_SEED
     assert refs.meta["weights_sha256"] == WEIGHTS_SHA256
     assert refs.meta["torch"] and refs.meta["timm"]
-    assert set(refs.entries) == set(CHECKS)
+    assert set(refs.functions) == set(FUNCTIONS)
 
 
-@pytest.mark.parametrize("function", list(CHECKS))
+@pytest.mark.parametrize("function", list(FUNCTIONS))
 def test_public_references_match_check_inputs(function: str) -> None:
     """Were the public references built from today's check inputs (else run `make references`)?"""
-    refs = load_references("public")
-    assert refs.entries[function]["digest"] == inputs_digest(CHECKS[function].make_call(refs.seed))
+    payload = torch.load(PUBLIC_PATH, weights_only=True)
+    entry = payload["functions"][function]
+    calls = FUNCTIONS[function].cases(entry["params"])
+    assert entry["digests"] == [inputs_digest(call) for call in calls]
+    assert len(entry["expected"]) == len(calls)
+    assert all(len(outputs) == len(calls) for outputs in entry["variants"].values())
 
 
 def test_public_references_are_small() -> None:
-    """Is the shipped reference file small (well under 2 MB)?"""
-    assert PUBLIC_PATH.stat().st_size < 2_000_000
+    """Is the shipped reference file small (under 2.5 MB: saliency and class-visualization mistakes are
+    stored in float16, the fooling iterates at 12 px)?"""
+    assert PUBLIC_PATH.stat().st_size < 2_500_000
+
+
+def test_references_hold_data_and_no_text() -> None:
+    """Are reference files plain tensors and containers (weights_only), holding no hint or label text?"""
+    payload = torch.load(PUBLIC_PATH, weights_only=True)
+    assert set(payload) == {"format", "seed", "meta", "functions"}
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from strings(k)
+                yield from strings(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                yield from strings(v)
+
+    texts = set(strings(payload["functions"]))
+    mistakes = {m.id for fn in FUNCTIONS.values() for m in fn.mistakes}
+    assert texts <= set(FUNCTIONS) | mistakes | {
+        "params",
+        "digests",
+        "expected",
+        "variants",
+        "extras",
+        "seed",
+        "cases",
+        "steps",
+        "iterates",
+    } | {d for entry in payload["functions"].values() for d in entry["digests"]}
 
 
 @pytest.mark.parametrize(
@@ -53,24 +89,25 @@ def test_version_mismatch_warns(tmp_path, field: str, value: str) -> None:
 def test_stale_inputs_stop_at_load(tmp_path) -> None:
     """Are references whose check inputs changed refused when loaded, before any grading starts?"""
     payload = torch.load(PUBLIC_PATH, weights_only=True)
-    payload["entries"]["tv_loss"]["digest"] = "0" * 64
+    payload["functions"]["tv_loss"]["digests"] = ["0" * 64]
     stale = tmp_path / "stale.pt"
     torch.save(payload, stale)
     with pytest.raises(StaleReferencesError, match=r"tv_loss.*rebuild"):
         load_references("public", stale)
 
 
+def test_old_format_is_refused_with_the_fix(tmp_path) -> None:
+    """Is a reference file of the previous format refused, saying to rebuild it?"""
+    old = tmp_path / "old.pt"
+    torch.save({"format": 1, "seed": 0, "meta": {}, "entries": {}}, old)
+    with pytest.raises(ValueError, match="format 1, expected 2: rebuild"):
+        load_references("public", old)
+
+
 def test_missing_hidden_file_says_how_to_build(tmp_path) -> None:
     """Is a missing hidden file reported with the command that builds it?"""
     with pytest.raises(FileNotFoundError, match="autograder references --hidden"):
         load_references("hidden", tmp_path / "nope.pt")
-
-
-def test_references_load_without_unpickling() -> None:
-    """Are reference files plain tensors/containers readable with weights_only=True?"""
-    payload = torch.load(PUBLIC_PATH, weights_only=True)
-    assert set(payload) == {"format", "seed", "meta", "entries"}
-    assert all(isinstance(entry["digest"], str) for entry in payload["entries"].values())
 
 
 @pytest.mark.slow
@@ -85,4 +122,6 @@ def test_hidden_build_is_private_and_seeded(tmp_path) -> None:
     hidden = load_references("hidden", out)
     public = load_references("public")
     assert hidden.seed == 1234
-    assert hidden.entries["gram_matrix"]["digest"] != public.entries["gram_matrix"]["digest"]
+    for function in FUNCTIONS:
+        hidden_digests = [inputs_digest(c) for c in hidden[function].calls]
+        assert hidden_digests != [inputs_digest(c) for c in public[function].calls], function

@@ -1,7 +1,7 @@
 """Notebook builders shared by the tests: the course's own notebooks, stubbed, edited or with mistakes.
 
-Mistakes are edits of the solution notebooks' text (:mod:`autograder.mistakes`) and hostile cases
-replace one solution region; nothing here holds a solution. The ``*_functions`` helpers execute the
+Mistakes are the text edits stored with the solution cells (:mod:`autograder.solution_edits`) and
+hostile cases replace one solution region; nothing here holds a solution. The ``*_functions`` helpers run the
 course's OWN notebooks in the test process (trusted code); student-like code runs only in sandboxes.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import re
 import textwrap
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,15 @@ from typing import Any
 import nbformat
 
 from autograder.course import NOTEBOOKS
-from autograder.mistakes import Mistake, apply_mistakes
-from autograder.references import notebook_namespace
+from autograder.functions import FUNCTIONS
+from autograder.reference_build import notebook_namespace
+from autograder.solution_edits import apply_edits, edits_of
 
 __all__ = [
     "REPO",
+    "EditCase",
+    "edit_cases",
+    "edit_cell",
     "mistake_functions",
     "mistake_nb",
     "replace_solution",
@@ -65,6 +70,16 @@ def replace_solution(nb: nbformat.NotebookNode, function: str, body: str) -> nbf
     return nb
 
 
+def edit_cell(nb: nbformat.NotebookNode, function: str, old: str, new: str) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose cell of ``function`` has every ``old`` replaced by ``new`` (must occur)."""
+    nb = copy.deepcopy(nb)
+    cell = solution_cell(nb, function)
+    if old not in cell.source:
+        raise ValueError(f"{old!r} does not occur in the cell of {function}")
+    cell.source = cell.source.replace(old, new)
+    return nb
+
+
 def stub_notebook(name: str) -> nbformat.NotebookNode:
     """The released student version's code: every solution region is ``raise NotImplementedError()``."""
     nb = solution_nb(name)
@@ -86,11 +101,42 @@ def stub_functions(notebook: str) -> dict[str, Any]:
     return notebook_namespace(nb, notebook)
 
 
-def mistake_nb(mistake: Mistake) -> nbformat.NotebookNode:
-    """The solution notebook with one classic mistake edited in."""
-    return apply_mistakes(solution_nb(mistake.notebook), [mistake])
+@dataclass(frozen=True)
+class EditCase:
+    """One edit stored with a solution cell: which function, which edit, which notebook."""
+
+    notebook: str
+    function: str
+    edit: str
+
+    def __str__(self) -> str:
+        return self.edit
 
 
-def mistake_functions(mistake: Mistake) -> dict[str, Any]:
-    """Globals of the solution notebook with one classic mistake edited in."""
-    return notebook_namespace(mistake_nb(mistake), mistake.notebook)
+def edit_cases(include: tuple[str, ...] = ()) -> list[EditCase]:
+    """Every stored edit that reproduces a named mistake (or an error-hint id), in course order.
+
+    Args:
+        include: other edit names to keep as well (``"no_stop"`` is a build helper, left out by default).
+    """
+    cases = []
+    for notebook in NOTEBOOKS:
+        nb = solution_nb(notebook)
+        for fn in FUNCTIONS.values():
+            if fn.notebook == notebook:
+                cases += [
+                    EditCase(notebook, fn.name, e)
+                    for e in edits_of(nb, fn.name)
+                    if e != "no_stop" or e in include
+                ]
+    return cases
+
+
+def mistake_nb(case: EditCase) -> nbformat.NotebookNode:
+    """The solution notebook with one stored edit applied."""
+    return apply_edits(solution_nb(case.notebook), [(case.function, case.edit)])
+
+
+def mistake_functions(case: EditCase) -> dict[str, Any]:
+    """Globals of the solution notebook with one stored edit applied."""
+    return notebook_namespace(mistake_nb(case), case.notebook)

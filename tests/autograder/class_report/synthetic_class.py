@@ -1,6 +1,6 @@
 """A synthetic class with known answers, for the class-report tests: 74 submissions, two notebooks.
 
-Built from the solution notebooks, the classic mistakes of :mod:`autograder.mistakes`, the released
+Built from the solution notebooks, the classic mistakes (edits stored with the solution cells), the released
 stubs, a disguised copy pair, and broken/hostile cases of the grading-safety corpus. Every student
 comes with the outcome each check must give (:class:`Expect`), so the tests derive the expected
 report numbers by plain counting, independently of :mod:`autograder.class_report.stats`.
@@ -14,14 +14,13 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.mistakes import MISTAKES, apply_mistakes
+from autograder.solution_edits import apply_edits, edits_of
 from tests.grading_safety.safety_corpus import CASES, FUNCTIONS, replace_solution
 from tests.helpers.notebooks import REPO, solution_nb
 
 __all__ = ["SIMILAR_FOOLING", "Expect", "Student", "build_class", "synthetic_class"]
 
 NV, ST = "NetworkVisualization", "StyleTransfer"
-_MISTAKES = {m.name: m for m in MISTAKES}
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,9 @@ def _writer(nb: nbformat.NotebookNode) -> Callable[[Path], None]:
 
 
 def _with_mistakes(notebook: str, *names: str) -> Callable[[Path], None]:
-    return _writer(apply_mistakes(solution_nb(notebook), [_MISTAKES[n] for n in names]))
+    nb = solution_nb(notebook)
+    owner = {edit: function for function in FUNCTIONS[notebook] for edit in edits_of(nb, function)}
+    return _writer(apply_edits(nb, [(owner[name], name) for name in names]))
 
 
 def _stub(notebook: str) -> Callable[[Path], None]:
@@ -215,7 +216,7 @@ def synthetic_class() -> list[Student]:
         3,
         "fooling-no-no-grad",
         NV,
-        _with_mistakes(NV, "fooling_no_no_grad"),
+        _with_mistakes(NV, "in_place_update_outside_no_grad"),
         {"make_fooling_image": Expect("error", 0.0, "in_place_update_outside_no_grad", "leaf Variable")},
     )
     add(

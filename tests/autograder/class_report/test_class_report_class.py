@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.checks import CHECKS, checks_for
 from autograder.class_report import rebuild_report
+from autograder.functions import FUNCTIONS, functions_of
 from autograder.grading.batch import grade_path
 from autograder.settings import GradingSettings, Limits
 from tests.autograder.class_report.synthetic_class import NV, ST, Student, build_class, synthetic_class
@@ -85,7 +85,7 @@ def test_totals(graded) -> None:
     value = _csv(out)
     for notebook in (NV, ST):
         totals = [
-            sum(CHECKS[c.function].points * s.outcome(c.function).fraction for c in checks_for(notebook))
+            sum(c.points * s.outcome(c.name).fraction for c in functions_of(notebook))
             for s in _graded(students, notebook)
         ]
         expected = [statistics.fmean(totals), statistics.median(totals), min(totals), max(totals)]
@@ -98,14 +98,12 @@ def test_status_counts(graded) -> None:
     students, out = graded
     value = _csv(out)
     for notebook in (NV, ST):
-        for check in checks_for(notebook):
-            expected = Counter(s.outcome(check.function).status for s in _graded(students, notebook))
+        for check in functions_of(notebook):
+            expected = Counter(s.outcome(check.name).status for s in _graded(students, notebook))
             got = {
-                k[3]: int(v)
-                for k, v in value.items()
-                if k[:3] == ("status", notebook, check.function) and int(v)
+                k[3]: int(v) for k, v in value.items() if k[:3] == ("status", notebook, check.name) and int(v)
             }
-            assert got == dict(expected), check.function
+            assert got == dict(expected), check.name
 
 
 def test_mistake_table(graded) -> None:
@@ -116,7 +114,7 @@ def test_mistake_table(graded) -> None:
         (s.notebook, f, s.outcome(f).mistake)
         for s in students
         if not s.unreadable
-        for f in CHECKS
+        for f in FUNCTIONS
         if s.outcome(f).mistake
     )
     got = {(k[1], k[2], k[3]): int(v) for k, v in value.items() if k[0] == "mistake"}
@@ -133,18 +131,18 @@ def test_message_table(graded) -> None:
     for s in students:
         if s.unreadable:
             continue
-        for f in CHECKS:
+        for f in FUNCTIONS:
             outcome = s.outcome(f)
             if outcome.status not in ("passed", "not_implemented") and not outcome.mistake:
                 groups[s.notebook, f][_kind(s)] += 1
     for notebook in (NV, ST):
-        for check in checks_for(notebook):
-            rows = {k[3]: int(v) for k, v in value.items() if k[:3] == ("message", notebook, check.function)}
-            assert sorted(rows.values()) == sorted(groups[notebook, check.function].values()), check.function
+        for check in functions_of(notebook):
+            rows = {k[3]: int(v) for k, v in value.items() if k[:3] == ("message", notebook, check.name)}
+            assert sorted(rows.values()) == sorted(groups[notebook, check.name].values()), check.name
             for s in _graded(students, notebook):
-                text = s.outcome(check.function).message
-                if text and not s.outcome(check.function).mistake:
-                    assert any(text in m for m in rows), (check.function, text, rows)
+                text = s.outcome(check.name).message
+                if text and not s.outcome(check.name).mistake:
+                    assert any(text in m for m in rows), (check.name, text, rows)
 
 
 def test_similar_submissions(graded) -> None:

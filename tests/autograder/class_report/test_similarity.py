@@ -5,11 +5,11 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder.checks import NOTEBOOKS, checks_for
 from autograder.class_report.similarity import MIN_NODES, fingerprint
+from autograder.course import NOTEBOOKS
+from autograder.functions import functions_of
 from autograder.grading.extraction import extract_student_code, function_source
-from autograder.mistakes import MISTAKES, apply_mistakes
-from tests.helpers.notebooks import REPO, solution_nb
+from tests.helpers.notebooks import REPO, edit_cases, mistake_nb, solution_nb
 
 _GRAM = '''
 def gram_matrix(features, normalize=True):
@@ -75,7 +75,7 @@ def test_hostile_sources_give_none_instead_of_raising() -> None:
 
 
 def _sizes(nb: nbformat.NotebookNode, notebook: str) -> dict[str, int]:
-    functions = [c.function for c in checks_for(notebook)]
+    functions = [fn.name for fn in functions_of(notebook)]
     chunks, _ = extract_student_code(nb, functions)
     return {f: fingerprint(function_source(chunks, f), f)["nodes"] for f in functions}
 
@@ -97,13 +97,12 @@ def test_cut_off_matches_the_measurements_it_was_chosen_from() -> None:
 
 def test_classic_mistakes_change_the_fingerprint() -> None:
     """Does each classic-mistake edit give a fingerprint other than the solution's?"""
-    for mistake in MISTAKES:
-        solution = solution_nb(mistake.notebook)
-        edited = apply_mistakes(solution, [mistake])
-        before = _sizes(solution, mistake.notebook)
-        chunks_a, _ = extract_student_code(solution, [mistake.function])
-        chunks_b, _ = extract_student_code(edited, [mistake.function])
-        a = fingerprint(function_source(chunks_a, mistake.function), mistake.function)
-        b = fingerprint(function_source(chunks_b, mistake.function), mistake.function)
-        assert a != b, mistake.name
-        assert before[mistake.function] == a["nodes"]
+    for case in edit_cases():
+        solution = solution_nb(case.notebook)
+        before = _sizes(solution, case.notebook)
+        chunks_a, _ = extract_student_code(solution, [case.function])
+        chunks_b, _ = extract_student_code(mistake_nb(case), [case.function])
+        a = fingerprint(function_source(chunks_a, case.function), case.function)
+        b = fingerprint(function_source(chunks_b, case.function), case.function)
+        assert a != b, case.edit
+        assert before[case.function] == a["nodes"]

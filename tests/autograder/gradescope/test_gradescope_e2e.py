@@ -24,7 +24,7 @@ import torch
 
 from autograder.gradescope.bundle import build_zip
 from autograder.gradescope.schema import validate_results
-from autograder.mistakes import MISTAKES, apply_mistakes
+from autograder.solution_edits import apply_edits
 from tests.helpers.notebooks import REPO, solution_nb
 
 pytestmark = [pytest.mark.slow, pytest.mark.linux]
@@ -153,8 +153,7 @@ def test_misnamed_upload_is_graded_and_named(root) -> None:
 def test_both_notebooks_grade_only_this_assignment_with_partial_credit(root) -> None:
     """With both notebooks uploaded to the StyleTransfer assignment, is only StyleTransfer graded (the
     other named as not graded), and is a partly correct gram_matrix 'passed' with its partial points?"""
-    (mistake,) = [m for m in MISTAKES if m.name == "gram_unnormalized"]
-    partial = apply_mistakes(solution_nb("StyleTransfer"), [mistake])
+    partial = apply_edits(solution_nb("StyleTransfer"), [("gram_matrix", "gram_unnormalized")])
     files = {
         "StyleTransfer.ipynb": partial,
         "NetworkVisualization.ipynb": REPO / "solutions" / "NetworkVisualization.ipynb",

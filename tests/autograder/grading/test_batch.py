@@ -7,27 +7,21 @@ import pytest
 
 from autograder.course import NOTEBOOKS
 from autograder.demo import DEMO_MISTAKES
+from autograder.functions import FUNCTIONS
 from autograder.grading.batch import grade_path
-from autograder.mistakes import MISTAKES, Mistake, apply_mistakes
 from autograder.settings import GradingSettings, Limits
-from tests.helpers.notebooks import REPO, solution_nb
+from autograder.solution_edits import apply_edits
+from tests.helpers.notebooks import REPO, edit_cell, solution_nb
 
 pytestmark = [pytest.mark.slow, pytest.mark.linux]
 
-#: A student whose gram_matrix kills its process and whose tv_loss never returns.
-HOSTILE = (
-    Mistake(
-        "exit",
-        "StyleTransfer",
-        "gram_matrix",
-        r"N, C, H, W = features\.shape",
-        "import os; os._exit(3)",
-        "",
-        "",
-        "",
-    ),
-    Mistake("hang", "StyleTransfer", "tv_loss", r"dh = ", "while True:\n        pass\n    dh = ", "", "", ""),
-)
+
+def _hostile() -> nbformat.NotebookNode:
+    """A student whose gram_matrix kills its process and whose tv_loss never returns."""
+    nb = edit_cell(
+        solution_nb("StyleTransfer"), "gram_matrix", "N, C, H, W = features.shape", "import os; os._exit(3)"
+    )
+    return edit_cell(nb, "tv_loss", "dh = ", "while True:\n        pass\n    dh = ")
 
 
 def _write(nb: nbformat.NotebookNode, root, student: str, name: str) -> None:
@@ -44,9 +38,8 @@ def graded(tmp_path_factory):
     for name in NOTEBOOKS:
         _write(solution_nb(name), subs, "solution", name)
         _write(nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4), subs, "untouched", name)
-        chosen = [m for m in MISTAKES if m.name in DEMO_MISTAKES[name]]
-        _write(apply_mistakes(solution_nb(name), chosen), subs, "mistakes", name)
-    _write(apply_mistakes(solution_nb("StyleTransfer"), HOSTILE), subs, "hostile", "StyleTransfer")
+        _write(apply_edits(solution_nb(name), DEMO_MISTAKES[name]), subs, "mistakes", name)
+    _write(_hostile(), subs, "hostile", "StyleTransfer")
     settings = GradingSettings("public", limits=Limits(timeout_s=20))
     run = grade_path(subs, root / "out", settings, workers=2, progress=False)
     return {(r.student, c.function): c for r in run.results for c in r.checks}, run, root
@@ -69,12 +62,12 @@ def test_untouched_is_not_implemented(graded) -> None:
 def test_classic_mistakes_are_named(graded) -> None:
     """Does each injected mistake get its status and hint through the batch grader?"""
     checks, _, _ = graded
-    for mistake in MISTAKES:
-        if mistake.name in DEMO_MISTAKES[mistake.notebook]:
-            check = checks[("mistakes", mistake.function)]
-            assert check.status == mistake.expect_status, (mistake.name, check.message)
-            assert mistake.expect_in_hint in check.hint + check.message
-            assert check.mistake == mistake.expect_mistake, (mistake.name, check.message)
+    for function, edit in (pair for pairs in DEMO_MISTAKES.values() for pair in pairs):
+        check = checks[("mistakes", function)]
+        mistake = FUNCTIONS[function].mistake(edit)
+        assert check.mistake == edit, (edit, check.message)
+        assert check.hint == mistake.hint
+        assert check.points == pytest.approx(mistake.credit * check.max_points), edit
     # a correct style_loss built on the student's unnormalized gram_matrix is named for what it shows
     assert checks[("mistakes", "style_loss")].mistake == "style_unnormalized_gram"
 

@@ -19,8 +19,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.checks import CHECKS
 from autograder.course import NOTEBOOKS
+from autograder.functions import FUNCTIONS
 from autograder.grading import batch, notebook, reports, submission
 from autograder.grading.batch import grade_path
 from autograder.grading.results import SubmissionResult
@@ -81,16 +81,15 @@ def fake_grading(monkeypatch: pytest.MonkeyPatch) -> None:
     """Real pipeline, fake sandbox, no model; checks and writers raise for marked submissions."""
     monkeypatch.setattr(notebook, "Sandbox", FakeSandbox)
     monkeypatch.setattr(batch, "Sandbox", FakeSandbox)
-    monkeypatch.setattr(notebook, "course_model", lambda: None)
 
     for function in ST_FUNCTIONS:
-        check = CHECKS[function]
+        check = FUNCTIONS[function]
         original = check.grade
 
-        def grade(outcome, expected, call, ctx, _original=original):
-            if outcome.message == "CHECK_BOOM":
+        def grade(outcomes, ref, ctx, _original=original):
+            if any(o.message == "CHECK_BOOM" for o in outcomes):
                 raise ZeroDivisionError("a check's bug")
-            return _original(outcome, expected, call, ctx)
+            return _original(outcomes, ref, ctx)
 
         monkeypatch.setattr(check, "grade", grade)
 
@@ -267,7 +266,6 @@ def test_a_dead_worker_is_a_grader_error_for_its_submission(tmp_path: Path, monk
     monkeypatch.setattr(batch, "Sandbox", FakeSandbox)
     monkeypatch.setattr(batch, "_grade_job", _killing_job)
     monkeypatch.setattr(notebook, "Sandbox", FakeSandbox)
-    monkeypatch.setattr(notebook, "course_model", lambda: None)
     root = tmp_path / "subs"
     stub = nbformat.read(REPO / "notebooks" / f"{ST}.ipynb", as_version=4)
     for student in ("killer", "other"):
@@ -306,7 +304,7 @@ def test_gradebook_never_exceeds_the_maximum_and_escapes_formulas() -> None:
     from autograder.grading.results import CheckResult
 
     def result(student: str, score: float) -> SubmissionResult:
-        checks = [CheckResult(f, "public", 99.0, CHECKS[f].points, "passed", "") for f in ST_FUNCTIONS]
+        checks = [CheckResult(f, "public", 99.0, FUNCTIONS[f].points, "passed", "") for f in ST_FUNCTIONS]
         return SubmissionResult(student, ST, score, NOTEBOOKS[ST].autograded_points, checks)
 
     names = ['=HYPERLINK("x")', "+1", "-1", "@SUM(A1)", "plain"]
@@ -315,7 +313,7 @@ def test_gradebook_never_exceeds_the_maximum_and_escapes_formulas() -> None:
     assert set(rows) == {"'" + n for n in names[:4]} | {"plain"}
     for row in rows.values():
         assert float(row["total"]) == float(row["max_total"]) == NOTEBOOKS[ST].autograded_points
-        assert all(float(row[f]) == CHECKS[f].points for f in ST_FUNCTIONS)
+        assert all(float(row[f]) == FUNCTIONS[f].points for f in ST_FUNCTIONS)
     summary = reports.gradescope_results([result("x", 1e9)])
     assert summary["score"] == NOTEBOOKS[ST].autograded_points
 

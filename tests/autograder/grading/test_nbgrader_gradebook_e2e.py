@@ -6,7 +6,7 @@ StyleTransfer/`` tree (with ``timestamp.txt``) for four students:
 
 * ``solved``: every solution cell from the solution notebook;
 * ``untouched``: the released notebook;
-* ``mistake``: solved, with the ``gram_unnormalized`` mistake of autograder.mistakes (partial credit);
+* ``mistake``: solved, with the ``gram_unnormalized`` edit stored with its solution cell (partial credit);
 * ``patcher``: the released stubs, plus one line in a solution cell that replaces
   ``autograder.selfcheck.check`` with a function that does nothing.
 
@@ -28,8 +28,8 @@ import pytest
 
 from autograder.cli import main
 from autograder.grading.nbgrader_gradebook import VERDICT_HEADER
-from autograder.mistakes import MISTAKES, apply_mistakes
 from autograder.release import SOLUTIONS_DIR, nbgrader_environment
+from autograder.solution_edits import apply_edits
 from tests.autograder.test_nbgrader_e2e import _config, _graded_part, _solved
 
 pytestmark = [
@@ -81,11 +81,10 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         assert outcome["success"], outcome.get("log")
         released = nbformat.read(root / "release" / NAME / f"{NAME}.ipynb", as_version=4)
         solved = _solved(released, solution)
-        mistake = next(m for m in MISTAKES if m.name == "gram_unnormalized")
         students = {
             "solved": solved,
             "untouched": released,
-            "mistake": apply_mistakes(solved, [mistake]),
+            "mistake": apply_edits(solved, [("gram_matrix", "gram_unnormalized")]),
             "patcher": _patched(released),
         }
         for student, nb in students.items():

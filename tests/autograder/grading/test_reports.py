@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from autograder.checks import CHECKS
+from autograder.functions import FUNCTIONS
 from autograder.grading.reports import (
     feedback_html,
     feedback_markdown,
@@ -58,7 +58,7 @@ def test_gradebook_has_one_row_per_student_and_a_column_per_function() -> None:
     )
     rows = list(csv.DictReader(io.StringIO(gradebook_csv([_result(), other, _result("bob")]))))
     assert [r["student"] for r in rows] == ["ada", "bob"]
-    assert list(rows[0]) == ["student", *CHECKS, "total", "max_total"]
+    assert list(rows[0]) == ["student", *FUNCTIONS, "total", "max_total"]
     assert rows[0]["gram_matrix"] == "1.5" and rows[0]["compute_saliency_maps"] == "4"
     assert rows[0]["total"] == "7.5" and rows[0]["max_total"] == "23"
     assert rows[1]["compute_saliency_maps"] == ""
