@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder grade|report|nbgrader-import|gradescope|references|release|demo``."""
+"""Command line: ``python -m autograder grade|report|nbgrader-import|gradescope|references|release|mistakes|demo``."""
 
 from __future__ import annotations
 
@@ -144,6 +144,13 @@ def _release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mistakes(args: argparse.Namespace) -> int:
+    from autograder.mistake_table import mistake_table
+
+    print(mistake_table())
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from autograder.demo import run_demo
 
@@ -221,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     release = sub.add_parser("release", help="regenerate notebooks/ from solutions/ with nbgrader")
     release.add_argument("--out", default=None, help="output folder (default notebooks/)")
     release.set_defaults(func=_release)
+
+    mistakes = sub.add_parser("mistakes", help="print every named mistake with its credit (Markdown)")
+    mistakes.set_defaults(func=_mistakes)
 
     demo = sub.add_parser("demo", help="release, make sample submissions, grade them, print the grade table")
     demo.add_argument(

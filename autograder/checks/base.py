@@ -79,6 +79,7 @@ class Mistake:
             function's own :meth:`GradedFunction.judge` names it).
         error_text: texts of which one in an error message names the mistake, whatever :attr:`detect`
             says (a mistake that gives a value with one student's helper and an error with another's).
+        evidence: for ``detect="judge"``, what the check looks at, in a few words (docs/grading.md).
     """
 
     id: str
@@ -87,6 +88,7 @@ class Mistake:
     credit: float = 0.0
     detect: Literal["output", "error", "loops", "judge"] = "output"
     error_text: tuple[str, ...] = ()
+    evidence: str = ""
 
 
 @dataclass

@@ -78,6 +78,7 @@ class ClassVisualizationUpdateStep(GradedFunction):
             "so otherwise gradients accumulate across the steps of the visualization loop.",
             credit=0.5,
             detect="judge",
+            evidence="img.grad after the call",
         ),
         Mistake(
             "class_vis_img_rebound",
@@ -86,6 +87,7 @@ class ClassVisualizationUpdateStep(GradedFunction):
             "the caller keeps its own img. Change the tensor itself, in place: an augmented assignment "
             "on img (+=) inside `torch.no_grad()`.",
             detect="judge",
+            evidence="img unchanged, `img = ...` in the source",
         ),
     )
 

@@ -83,6 +83,7 @@ class MakeFoolingImage(GradedFunction):
             "step makes the change larger, and more visible, for nothing.",
             credit=0.5,
             detect="judge",
+            evidence="which iterate of the loop it returns",
         ),
         Mistake(
             "fooling_gave_up_early",
@@ -91,6 +92,7 @@ class MakeFoolingImage(GradedFunction):
             f"and before 100 steps. The rule is: {_STOP}.",
             credit=0.5,
             detect="judge",
+            evidence="which iterate of the loop it returns",
         ),
         Mistake(
             "fooling_too_many_steps",
@@ -99,6 +101,7 @@ class MakeFoolingImage(GradedFunction):
             f"The rule is: {_STOP}; return the image after 100 steps even if it is not fooled yet.",
             credit=0.5,
             detect="judge",
+            evidence="which iterate of the loop it returns",
         ),
         Mistake(
             "fooling_grad_not_zeroed",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import linecache
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -22,15 +21,12 @@ from autograder.functions import FUNCTIONS
 from autograder.grading.extraction import extract_student_code
 from autograder.grading.function import grade_function
 from autograder.grading.results import CheckResult
-from autograder.reference_build import build_references
-from autograder.references import References, load_references
+from autograder.references import References
 from autograder.runner import CallOutcome, InProcessRunner
 from tests.autograder.functions.corpus import EQUIVALENT, WRONG
 
 #: Functions whose checks run the course network (slow).
 NETWORK = {"compute_saliency_maps", "class_visualization_update_step"}
-#: Another seed than the public one, as an instructor's hidden references would use.
-HIDDEN_SEED = 4242
 #: For style_loss, the student's own gram_matrix: a correct one (from the corpus) with the (N, C, C) unpacking
 #: a target would fail, and one that flattens whatever it gets (a target's Gram matrix is then a value).
 _GRAMS = {
@@ -38,13 +34,6 @@ _GRAMS = {
     "flattens": EQUIVALENT["gram_matrix"]["matmul_flatten"],
 }
 _COUNTER = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def references(tmp_path_factory: pytest.TempPathFactory) -> dict[str, References]:
-    """The public references, and hidden ones built here from the solutions with another seed."""
-    hidden = build_references(HIDDEN_SEED, tmp_path_factory.mktemp("hidden") / "hidden.pt", private=True)
-    return {"public": load_references("public"), "hidden": load_references("hidden", Path(hidden))}
 
 
 def _code(function: str, name: str, source: str) -> str:
