@@ -1,4 +1,7 @@
-"""Command line: ``python -m autograder grade|report|nbgrader-import|gradescope|references|release|mistakes|demo``."""
+"""Command line: ``python -m autograder COMMAND``.
+
+Commands: grade, report, nbgrader-import, gradescope, references, release, mistakes, demo.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The packages students install hold no answer: no solution code, and nothing in them computes a graded value.
+"""The packages students install hold no answer: no solution code, nothing that computes a graded value.
 
 Three attacks a student could make with what they install (the ``autograder`` and ``course_utils``
 packages, with the public references):
@@ -109,14 +109,14 @@ def test_no_solution_line_is_in_the_packages() -> None:
     assert not found
 
 
-class _Timeout(Exception):
+class _TimeoutError(Exception):
     pass
 
 
 @contextlib.contextmanager
 def _time_limit(seconds: int) -> Iterator[None]:
     def stop(signum: int, frame: Any) -> None:
-        raise _Timeout
+        raise _TimeoutError
 
     previous = signal.signal(signal.SIGALRM, stop)
     signal.alarm(seconds)
