@@ -90,7 +90,7 @@ def _solved(released: nbformat.NotebookNode, solution: nbformat.NotebookNode) ->
 @pytest.fixture(scope="module")
 def hidden_references(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Hidden references from an instructor seed, written outside the course directory."""
-    from autograder.references import build_references
+    from autograder.reference_build import build_references
 
     path = tmp_path_factory.mktemp("instructor") / "hidden.pt"
     return build_references(1234, path, private=True)
