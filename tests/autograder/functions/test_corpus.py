@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import linecache
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -88,8 +89,11 @@ def _cases(table: dict[str, dict[str, Any]]) -> list[Any]:
 
 
 def _same(a: CheckResult, b: CheckResult) -> bool:
-    keys = ("status", "points", "mistake", "message", "rel_error")
-    return all(getattr(a, k) == getattr(b, k) for k in keys)
+    """The same verdict and numbers (an error's traceback names the cell as each path does, so only the
+    first line of a message is compared)."""
+    keys = ("status", "points", "mistake", "hint", "rel_error")
+    first = a.message.splitlines()[:1] == b.message.splitlines()[:1]
+    return first and all(getattr(a, k) == getattr(b, k) for k in keys)
 
 
 @pytest.mark.parametrize(("function", "name", "source", "which"), _cases(EQUIVALENT))
@@ -119,3 +123,39 @@ def test_wrong_procedure_loses_points_and_is_named(
     else:
         assert selfcheck.points == 0 and selfcheck.status == "failed" and selfcheck.hint == fn.fallback_hint()
     assert _same(selfcheck, batch), (selfcheck, batch)
+
+
+#: Variants graded through the real batch grader too (a sandboxed student process per notebook).
+_THROUGH_THE_SANDBOX = (
+    ("make_fooling_image", "EQUIVALENT", "while_with_cap"),
+    ("make_fooling_image", "WRONG", "gives_up_after_19_steps"),
+    ("make_fooling_image", "WRONG", "always_100_steps_and_squared_norm"),
+    ("gram_matrix", "WRONG", "loop_over_batch"),
+    ("tv_loss", "WRONG", "alias_of_a_loop"),
+    ("style_loss", "WRONG", "gram_of_the_target"),
+)
+
+
+@pytest.mark.slow
+@pytest.mark.linux
+def test_the_batch_grader_gives_the_self_check_s_verdict(references, tmp_path: Path) -> None:
+    """Through the sandboxed batch grader, does each variant get the self-check's very verdict and numbers?"""
+    from autograder.grading.batch import grade_path
+    from autograder.settings import GradingSettings
+
+    expected = {}
+    for function, table, name in _THROUGH_THE_SANDBOX:
+        entry = (EQUIVALENT if table == "EQUIVALENT" else WRONG)[function][name]
+        code = _code(function, name, entry if isinstance(entry, str) else entry[1])
+        cell = nbformat.v4.new_code_cell(code)
+        cell.metadata["nbgrader"] = {"grade_id": function, "solution": True, "grade": False, "locked": False}
+        notebook = FUNCTIONS[function].notebook
+        path = tmp_path / "submitted" / name / notebook / f"{notebook}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+        expected[(name, function)] = _grade(function, code, references["hidden"])[0]
+    settings = GradingSettings("hidden", references["hidden"].path)
+    run = grade_path(tmp_path / "submitted", tmp_path / "out", settings, progress=False)
+    graded = {(r.student, c.function): c for r in run.results for c in r.checks}
+    for key, selfcheck in expected.items():
+        assert _same(graded[key], selfcheck), (key, graded[key], selfcheck)
