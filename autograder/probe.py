@@ -12,12 +12,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["PROBE_CLASSES", "PROBE_SEED", "probe_classifier"]
+__all__ = ["LOGIT_SCALE", "PROBE_CLASSES", "PROBE_SEED", "probe_classifier"]
 
 #: Number of classes, as ImageNet's: targets are integers in [0, 1000) as the notebook says.
 PROBE_CLASSES = 1000
 #: Seed of the weights.
 PROBE_SEED = 0
+#: Scale of the last layer: gradients of the scores with respect to the input of the size a trained
+#: network's have (about 8 here, 11 for EfficientNet-Lite0 at 128 px), so that a student's small epsilon
+#: in a normalization (``g / (g.norm() + 1e-8)``) changes nothing measurable. Normalized steps and the
+#: argmax do not depend on it.
+LOGIT_SCALE = 100.0
 
 
 def probe_classifier(dtype: torch.dtype = torch.float64) -> nn.Module:
@@ -44,4 +49,6 @@ def probe_classifier(dtype: torch.dtype = torch.float64) -> nn.Module:
             weights = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
             fan_in = parameter[0].numel() if parameter.dim() > 1 else 100
             parameter.copy_(weights / fan_in**0.5)
+        model[-1].weight.mul_(LOGIT_SCALE)
+        model[-1].bias.mul_(LOGIT_SCALE)
     return model.to(dtype).eval().requires_grad_(False)

@@ -59,12 +59,13 @@ class MakeFoolingImage(GradedFunction):
     order = 2
     points = 4.0
     tolerance = Tolerance(
-        1e-6,
+        1e-4,
         "norm",
         why="Float64 on a fixed network: loops that are the specified computation written differently "
-        "return the same image within 1e-15 (tests/autograder/functions/test_fooling_corpus.py); two "
-        "consecutive iterates of the loop differ by about 2e-2, so a loop that takes one step more or "
-        "less is 10^4 times the threshold away; the closest mistake (.grad never reset) is 0.16 away.",
+        "return the same image within 1e-7 (tests/autograder/functions/test_corpus.py), and so does an "
+        "epsilon of up to 1e-6 added to the gradient's norm; two consecutive iterates of the loop differ by "
+        "at least 5e-3 (2e-2 early on), so a loop that takes one step more or less is 50 thresholds away; "
+        "the closest mistake (.grad never reset) is 0.16 away.",
     )
     hint = (
         "Checked: the image your function returns on 3 tiny test images with a small fixed network, "
