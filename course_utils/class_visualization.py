@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from course_utils.image import STD, blur_image, jitter, pixel_bounds
+from course_utils.image import blur_image, channel_stats, jitter, pixel_bounds
 from course_utils.progress import progress
 from course_utils.transforms import (
     Transform,
@@ -125,7 +125,7 @@ def precondition(step: torch.Tensor, decay: float = 1.0, decorrelate: bool = Tru
         spectrum = torch.fft.rfft2(step, norm="ortho") * fourier_weights(h, w, decay, step)
         out = torch.fft.irfft2(spectrum, s=(h, w), norm="ortho")
     if decorrelate:
-        std = torch.tensor(STD, dtype=step.dtype, device=step.device).view(1, 3, 1, 1)
+        _, std = channel_stats(step.dtype, step.device)
         out = torch.einsum("ij,nj...->ni...", _color_preconditioner(step), out * std) / std
     norm = out.norm()
     return out * (step.norm() / norm) if norm > 0 else out

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from course_utils.image import MEAN, STD
+from course_utils.image import channel_stats
 
 __all__ = [
     "DEFAULT_TEMPERATURE",
@@ -136,8 +136,7 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"expected normalized RGB images (N, 3, H, W), got shape {tuple(x.shape)}")
     x = x.detach().double()
-    mean = torch.tensor(MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    mean, std = channel_stats(x.dtype, x.device)
     pixels = (x * std + mean).clamp(0.0, 1.0)
     weights = torch.tensor(LUMA_WEIGHTS, dtype=pixels.dtype, device=pixels.device).view(1, 3, 1, 1)
     return (pixels * weights).sum(dim=1)

@@ -9,17 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
+from course_utils.image_parameterization import NOISE_START_STD, fourier_image, noise_start, pixel_image
 from course_utils.models import extract_features
 from course_utils.style import high_frequency_share
 from course_utils.style_transfer import (
-    NOISE_START_STD,
     Optimization,
     StyleLosses,
     StyleTask,
     extract_features_upto,
-    fourier_image,
-    noise_start,
-    pixel_image,
     style_transfer,
 )
 
