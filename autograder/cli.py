@@ -1,4 +1,5 @@
-"""Command line: ``python -m autograder grade|report|nbgrader-import|gradescope|references|release|demo``."""
+"""Command line: ``python -m autograder grade|report|nbgrader-import|gradescope|references|release|
+student-kit|demo``."""
 
 from __future__ import annotations
 
@@ -143,6 +144,18 @@ def _release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _student_kit(args: argparse.Namespace) -> int:
+    from autograder.student_kit import build_student_kit
+
+    try:
+        path = build_student_kit(Path(args.out))
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from autograder.demo import run_demo
 
@@ -220,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     release = sub.add_parser("release", help="regenerate notebooks/ from solutions/ with nbgrader")
     release.add_argument("--out", default=None, help="output folder (default notebooks/)")
     release.set_defaults(func=_release)
+
+    kit = sub.add_parser(
+        "student-kit", help="build the zip students receive: notebooks, course wheel, README"
+    )
+    kit.add_argument("--out", required=True, help="folder for cnn-gradients-student-kit.zip")
+    kit.set_defaults(func=_student_kit)
 
     demo = sub.add_parser("demo", help="release, make sample submissions, grade them, print the grade table")
     demo.add_argument(
