@@ -93,7 +93,7 @@ NOTEBOOKS: dict[str, Notebook] = {
         _notebook(
             "StyleTransfer",
             (("content_loss", 2.0), ("gram_matrix", 3.0), ("style_loss", 3.0), ("tv_loss", 3.0)),
-            ("inline_answer_1", "inline_answer_2", "inline_answer_3", "inline_answer_4"),
+            ("inline-answer-1", "inline-answer-2", "inline-answer-3", "inline-answer-4"),
         ),
     )
 }

@@ -3,8 +3,8 @@
 Gatys et al., "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016, minimize
 ``L = L_content + L_style + L_tv`` over the image. The student writes ``content_loss``, ``gram_matrix``,
 ``style_loss`` and ``tv_loss``; :func:`style_transfer` takes them as a :class:`StyleLosses` and runs the
-optimization. What to make (images, sizes, layers, weights) is a :class:`StyleTask`, the notebook's
-dictionaries of hyperparameters; how to optimize is an :class:`Optimization`.
+optimization. What to make (images, sizes, layers, weights) is a :class:`StyleTask` (the notebook's
+examples are :data:`course_utils.style_presets.STYLE_PRESETS`); how to optimize is an :class:`Optimization`.
 
 **Why the image parameterization matters.** Optimizing the pixels directly works with VGG but gives
 high-frequency colour speckle on EfficientNet-Lite0: every pixel moves independently, and cheap
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -74,7 +75,7 @@ class StyleLosses:
 
 @dataclass(frozen=True)
 class StyleTask:
-    """What to make: the notebook's dictionary of hyperparameters (``StyleTask(**params1)``).
+    """What to make: images, sizes, layers and weights (the notebook's: ``STYLE_PRESETS``).
 
     Attributes:
         content_image: a course image name (``"tubingen"``) or a file path.
@@ -275,7 +276,7 @@ def style_transfer(
 
     Example:
         >>> losses = StyleLosses(content_loss, gram_matrix, style_loss, tv_loss)
-        >>> result = style_transfer(model, losses, StyleTask(**params1))
+        >>> result = style_transfer(model, losses, STYLE_PRESETS["starry_night"])
         >>> show_style_transfer_result(result)
     """
     losses.require()
@@ -298,27 +299,31 @@ def style_transfer(
 
     result = StyleTransferResult(image=content, content=content, style=style)
     result.history = {"content": [], "style": [], "tv": [], "total": []}
-    for t in progress(range(opt.num_iters), desc="style transfer"):
-        for group in optimizer.param_groups:
-            group["lr"] = opt.lr_at(t)
-        img = render()
-        shift = tuple(torch.randint(-opt.max_jitter, opt.max_jitter + 1, (2,), generator=generator).tolist())
-        seen = jitter(img, *shift) if opt.max_jitter else img
-        feats = extract_features_upto(seen, model, task.deepest_layer)
-        c_loss = losses.content_loss(task.content_weight, feats[task.content_layer], content_targets(shift))
-        s_loss = losses.style_loss(
-            transform(feats), list(task.style_layers), style_targets, task.style_weights
-        )
-        t_loss = losses.tv_loss(img, task.tv_weight)
-        loss = c_loss + s_loss + t_loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        for key, value in (("content", c_loss), ("style", s_loss), ("tv", t_loss), ("total", loss)):
-            result.history[key].append(value.item())
-        if t + 1 in opt.snapshot_at:
-            with torch.no_grad():
-                result.snapshots.append((t + 1, render().detach().clone()))
+    with closing(progress(range(opt.num_iters), desc="style transfer")) as steps:
+        for t in steps:
+            for group in optimizer.param_groups:
+                group["lr"] = opt.lr_at(t)
+            img = render()
+            jitter_range = (-opt.max_jitter, opt.max_jitter + 1)
+            shift = tuple(torch.randint(*jitter_range, (2,), generator=generator).tolist())
+            seen = jitter(img, *shift) if opt.max_jitter else img
+            feats = extract_features_upto(seen, model, task.deepest_layer)
+            c_loss = losses.content_loss(
+                task.content_weight, feats[task.content_layer], content_targets(shift)
+            )
+            s_loss = losses.style_loss(
+                transform(feats), list(task.style_layers), style_targets, task.style_weights
+            )
+            t_loss = losses.tv_loss(img, task.tv_weight)
+            loss = c_loss + s_loss + t_loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            for key, value in (("content", c_loss), ("style", s_loss), ("tv", t_loss), ("total", loss)):
+                result.history[key].append(value.item())
+            if t + 1 in opt.snapshot_at:
+                with torch.no_grad():
+                    result.snapshots.append((t + 1, render().detach().clone()))
     with torch.no_grad():
         result.image = render().detach().clone()
     return result
