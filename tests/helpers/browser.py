@@ -59,16 +59,18 @@ def stop_process_group(process: subprocess.Popen, grace: float = 10.0) -> None:
 
 @dataclass(frozen=True)
 class LabServer:
-    """A running JupyterLab: its base URL, token, PID and log file."""
+    """A running JupyterLab: its base URL, token, PID, log file and the folder it serves."""
 
     url: str
     token: str
     pid: int
     log: Path
+    root_dir: Path
 
     def notebook_url(self, relative_path: str) -> str:
-        """The URL that opens ``relative_path`` (under the server's root) in JupyterLab, with the token."""
-        return f"{self.url}/lab/tree/{relative_path}?token={self.token}"
+        """The URL that opens ``relative_path`` (under the server's root) alone in a fresh JupyterLab
+        workspace (``reset``: tabs a previous page left open are not restored), with the token."""
+        return f"{self.url}/lab/tree/{relative_path}?reset&token={self.token}"
 
 
 def _wait_until_up(url: str, token: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
@@ -100,9 +102,16 @@ def jupyterlab(python: Path, root_dir: Path, home: Path, env: dict[str, str]) ->
     port, token = _free_port(), secrets.token_hex(16)
     url = f"http://127.0.0.1:{port}"
     settings = home / "lab-settings"
-    notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    notification.parent.mkdir(parents=True, exist_ok=True)
-    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    user_settings = {
+        # no news or update checks (they would go to the network)
+        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+        # render every cell, not only those in view, so that a test can measure them all
+        "notebook-extension/tracker": {"windowingMode": "none"},
+    }
+    for name, values in user_settings.items():
+        path = settings / "@jupyterlab" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
     full_env = {
         "HOME": str(home),
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -137,7 +146,7 @@ def jupyterlab(python: Path, root_dir: Path, home: Path, env: dict[str, str]) ->
         )
     try:
         _wait_until_up(url, token, process, log, timeout=120)
-        yield LabServer(url, token, process.pid, log)
+        yield LabServer(url, token, process.pid, log, root_dir)
     finally:
         try:  # shuts the kernels down too
             request = urllib.request.Request(f"{url}/api/shutdown?token={token}", method="POST")
