@@ -64,7 +64,7 @@ def student_lab(tmp_path_factory):
     profile = base / "chromium-profile"
     home.mkdir()
     profile.mkdir()
-    lab_env = {"COURSE_DATA_DIR": os.environ.get("COURSE_DATA_DIR", ""), "MPLBACKEND": ""}
+    lab_env = {k: os.environ[k] for k in ("COURSE_DATA_DIR",) if os.environ.get(k)}  # offline course data
     with (
         jupyterlab(env.python, root, home, lab_env) as lab,
         chromium(executable, profile) as endpoint,
@@ -178,23 +178,21 @@ def test_first_self_check_in_jupyterlab(student_lab, notebook, tmp_path):
         assert _browser_wrapped_lines(cells.nth(check_cell)) == 0, output
         assert all(len(line) <= MESSAGE_WIDTH for line in output.splitlines()), output
 
-        # A correct implementation: PASSED.
-        _set_source(page, cells.nth(graded), correct)
-        _run_cell(page, cells.nth(graded))
-        _run_cell(page, cells.nth(check_cell))
-        output = _wait_for_output(cells.nth(check_cell), f"{function}: PASSED")
-        cells.nth(check_cell).scroll_into_view_if_needed()
-        page.screenshot(path=str(tmp_path / f"{notebook}-3-passed.png"))
-        assert "rel_error" in output
+        def submit(source: str, verdict: str, screenshot: str) -> str:
+            """Type ``source`` into the graded cell, run it and its check; wait for ``verdict``."""
+            _set_source(page, cells.nth(graded), source)
+            _run_cell(page, cells.nth(graded))
+            _run_cell(page, cells.nth(check_cell))
+            output = _wait_for_output(cells.nth(check_cell), f"{function}: {verdict}")
+            cells.nth(check_cell).scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / f"{notebook}-{screenshot}.png"))
+            assert _browser_wrapped_lines(cells.nth(check_cell)) == 0, output
+            return output
 
+        # A correct implementation: PASSED.
+        assert "rel_error" in submit(correct, "PASSED", "3-passed")
         # The same code with a classic mistake: FAILED, naming the mistake, wrapped at word boundaries.
-        _set_source(page, cells.nth(graded), wrong)
-        _run_cell(page, cells.nth(graded))
-        _run_cell(page, cells.nth(check_cell))
-        output = _wait_for_output(cells.nth(check_cell), f"{function}: FAILED")
-        cells.nth(check_cell).scroll_into_view_if_needed()
-        page.screenshot(path=str(tmp_path / f"{notebook}-4-failed.png"))
+        output = submit(wrong, "FAILED", "4-failed")
         assert mistake_text in " ".join(output.split()), output
-        assert _browser_wrapped_lines(cells.nth(check_cell)) == 0, output
     finally:
         page.close()
