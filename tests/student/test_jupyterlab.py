@@ -38,6 +38,8 @@ FIRST_FUNCTION = {
     "NetworkVisualization": ("compute_saliency_maps", r"\.abs\(\)", "", "absolute value"),
     "StyleTransfer": ("content_loss", r"\.pow\(2\)\.sum\(\)", ".pow(2).mean()", "mean instead of sum"),
 }
+#: notebook -> (text of its first demo cell that needs functions still missing, the error it must show)
+DEMO_TOO_EARLY = {"StyleTransfer": ("require_losses(", "LossesNotImplementedError")}
 #: Every JupyterLab wait, in milliseconds: the first check imports torch and loads the model.
 SLOW_MS = 300_000
 
@@ -194,5 +196,16 @@ def test_first_self_check_in_jupyterlab(student_lab, notebook, tmp_path):
         # The same code with a classic mistake: FAILED, naming the mistake, wrapped at word boundaries.
         output = submit(wrong, "FAILED", "4-failed")
         assert mistake_text in " ".join(output.split()), output
+
+        # Item 1: a demo cell run before the functions it needs exist shows a few lines, no traceback.
+        if notebook in DEMO_TOO_EARLY:
+            marker, error = DEMO_TOO_EARLY[notebook]
+            demo = cells.nth(_cell_index(student_nb, lambda c: c.cell_type == "code" and marker in c.source))
+            _run_cell(page, demo)
+            output = _wait_for_output(demo, error)
+            demo.locator(".jp-OutputArea").scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / f"{notebook}-5-demo-too-early.png"))
+            assert "Traceback" not in output and "File " not in output, output
+            assert len(output.strip().splitlines()) <= 8, output
     finally:
         page.close()
