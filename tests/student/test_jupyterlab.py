@@ -112,6 +112,13 @@ def _select_cell(cell) -> None:
     cell.locator(".jp-InputArea-prompt").click()  # selects it, in command mode
 
 
+def _run_all_above(page, cell) -> None:
+    """Select ``cell`` and run every cell above it (Run > Run All Above Selected Cell)."""
+    _select_cell(cell)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Above Selected Cell").click()
+
+
 def _run_cell(page, cell) -> None:
     _select_cell(cell)
     page.keyboard.press("Control+Enter")
@@ -171,9 +178,7 @@ def test_first_self_check_in_jupyterlab(student_lab, notebook, tmp_path):
         assert not too_wide, f"markdown wider than the notebook: {too_wide}"
 
         # Run every cell above the first self-check, then the check on the untouched skeleton.
-        _select_cell(cells.nth(check_cell))
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_text("Run All Above Selected Cell").click()
+        _run_all_above(page, cells.nth(check_cell))
         _run_cell(page, cells.nth(check_cell))
         output = _wait_for_output(cells.nth(check_cell), f"{function}: NOT IMPLEMENTED YET")
         page.screenshot(path=str(tmp_path / f"{notebook}-2-not-implemented.png"))
@@ -201,11 +206,15 @@ def test_first_self_check_in_jupyterlab(student_lab, notebook, tmp_path):
         if notebook in DEMO_TOO_EARLY:
             marker, error = DEMO_TOO_EARLY[notebook]
             demo = cells.nth(_cell_index(student_nb, lambda c: c.cell_type == "code" and marker in c.source))
+            _run_all_above(page, demo)  # as "Run All" would: the other functions' skeletons are defined
             _run_cell(page, demo)
             output = _wait_for_output(demo, error)
             demo.locator(".jp-OutputArea").scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / f"{notebook}-5-demo-too-early.png"))
             assert "Traceback" not in output and "File " not in output, output
             assert len(output.strip().splitlines()) <= 8, output
+    except BaseException:
+        page.screenshot(path=str(tmp_path / f"{notebook}-failure.png"))  # what the page showed
+        raise
     finally:
         page.close()
