@@ -170,6 +170,7 @@ def test_first_self_check_in_jupyterlab(student_lab, notebook, tmp_path):
         assert "File" in menus and not any("nbgrader" in m.lower() for m in menus), menus
         assert page.get_by_text("Create Assignment").count() == 0
         assert page.get_by_text("Assignment List").count() == 0
+        assert page.get_by_text("Validate", exact=True).count() == 0  # nbgrader's toolbar button
         # Item 9: no rendered markdown is wider than its cell (no horizontal scrollbar).
         time.sleep(3)  # MathJax typesets after the cells are shown
         too_wide = page.locator(".jp-MarkdownCell .jp-RenderedMarkdown").evaluate_all(
