@@ -158,7 +158,8 @@ def test_first_self_check_in_jupyterlab(student_lab, notebook, tmp_path):
         page.goto(lab.notebook_url(f"{notebook}.ipynb"))
         cells = page.locator(".jp-Notebook .jp-Cell")
         cells.first.wait_for(timeout=SLOW_MS)
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=SLOW_MS)
+        # the status bar says "Python 3 (ipykernel) | Idle" once the kernel is connected
+        page.get_by_text(re.compile(r"\| Idle$")).first.wait_for(timeout=SLOW_MS)
         time.sleep(2)  # JupyterLab rewrites an outdated kernelspec right after the kernel starts
         page.screenshot(path=str(tmp_path / f"{notebook}-1-opened.png"))
 
