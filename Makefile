@@ -11,7 +11,7 @@ export COURSE_PROGRESS ?= 0
 # Tools installed beside the venv's Python (jupyter, alembic used by nbgrader) are found without activating it.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo test test-fast lint release references bench clean solutions
+.PHONY: install demo test test-fast lint release references bench clean solutions student-kit
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ lint: install
 
 release: install  ## regenerate notebooks/ from solutions/ with nbgrader
 	$(PY) -m autograder release
+
+student-kit: install  ## the zip students receive (notebooks, course wheel, install README) in dist/
+	$(PY) -m autograder student-kit --out dist
 
 references: install  ## rebuild public reference outputs from the solution notebooks
 	$(PY) -m autograder references

@@ -1,6 +1,6 @@
 """Command line: ``python -m autograder COMMAND``.
 
-Commands: grade, report, nbgrader-import, gradescope, references, release, mistakes, demo.
+Commands: grade, report, nbgrader-import, gradescope, references, release, mistakes, student-kit, demo.
 """
 
 from __future__ import annotations
@@ -154,6 +154,18 @@ def _mistakes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _student_kit(args: argparse.Namespace) -> int:
+    from autograder.student_kit import build_student_kit
+
+    try:
+        path = build_student_kit(Path(args.out))
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from autograder.demo import run_demo
 
@@ -234,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     mistakes = sub.add_parser("mistakes", help="print every named mistake with its credit (Markdown)")
     mistakes.set_defaults(func=_mistakes)
+
+    kit = sub.add_parser(
+        "student-kit", help="build the zip students receive: notebooks, course wheel, README"
+    )
+    kit.add_argument("--out", required=True, help="folder for cnn-gradients-student-kit.zip")
+    kit.set_defaults(func=_student_kit)
 
     demo = sub.add_parser("demo", help="release, make sample submissions, grade them, print the grade table")
     demo.add_argument(

@@ -58,9 +58,7 @@ NOTEBOOKS: dict[str, Notebook] = {
     nb.name: nb
     for nb in (
         Notebook("NetworkVisualization", _answers(4)),
-        Notebook(
-            "StyleTransfer", ("inline_answer_1", "inline_answer_2", "inline_answer_3", "inline_answer_4")
-        ),
+        Notebook("StyleTransfer", _answers(4)),
     )
 }
 

@@ -32,6 +32,7 @@ from autograder.settings import (
     STRICT_ENV,
     hidden_references_from_env,
 )
+from course_utils.messages import wrap_message
 
 __all__ = ["check", "is_strict", "run_check", "verdict_line"]
 
@@ -121,4 +122,4 @@ def check(function_name: str, func: Callable | None, hidden: bool = False) -> No
         text = "[hidden tests] " + text
     if result.status != "passed" and is_strict():
         raise AssertionError(text)
-    print(text)
+    print(wrap_message(text))

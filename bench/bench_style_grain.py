@@ -1,7 +1,8 @@
 """Grain and content fidelity of the Style Transfer notebook's three transfers, per parameterization.
 
-For each style of ``solutions/StyleTransfer.ipynb`` (its own hyperparameter dictionaries and loss
-functions, read from the notebook), run :func:`course_utils.style_transfer.style_transfer` and print:
+For each of the notebook's transfers (:data:`course_utils.style_presets.STYLE_PRESETS`, with the loss
+functions of ``solutions/StyleTransfer.ipynb``, read from the notebook), run
+:func:`course_utils.style_transfer.style_transfer` and print:
 
 * **grain**: the share of luminance spectral power above half the Nyquist frequency in the result
   (:func:`course_utils.style.high_frequency_share`), divided by the same share of the style image
@@ -20,7 +21,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import ast
 import time
 from pathlib import Path
 
@@ -32,17 +32,16 @@ from course_utils.data import load_image
 from course_utils.image import deprocess, preprocess
 from course_utils.models import FEATURE_LAYERS, load_model
 from course_utils.style import high_frequency_share
+from course_utils.style_presets import STYLE_PRESETS
 from course_utils.style_transfer import (
     Optimization,
     StyleLosses,
-    StyleTask,
     extract_features_upto,
     style_transfer,
 )
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "StyleTransfer.ipynb"
 LOSS_CELLS = ("content_loss", "gram_matrix", "style_loss", "tv_loss")
-STYLE_CELLS = ("ex_composition", "ex_scream", "ex_starry")
 TARGET = 1.2
 
 
@@ -57,19 +56,6 @@ def notebook_losses(nb: nbformat.NotebookNode) -> StyleLosses:
     for name in LOSS_CELLS:
         exec(compile(cells[name], f"<{name}>", "exec"), namespace)
     return StyleLosses(*(namespace[name] for name in LOSS_CELLS))
-
-
-def notebook_tasks(nb: nbformat.NotebookNode) -> list[dict]:
-    """The hyperparameter dictionaries of the three style examples (the first dict literal of each cell)."""
-    cells = _cells(nb)
-    tasks = []
-    for name in STYLE_CELLS:
-        tree = ast.parse(cells[name])
-        node = next(
-            n.value for n in ast.walk(tree) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Dict)
-        )
-        tasks.append(ast.literal_eval(node))
-    return tasks
 
 
 def content_similarity(
@@ -102,8 +88,7 @@ def main() -> None:
         f"{'style':<17}{'param.':<9}{'grain':>7}{'content':>9}{'(style img)':>12}{'style loss':>12}{'s':>7}"
     )
     worst = 0.0
-    for params in notebook_tasks(nb):
-        task = StyleTask(**params)
+    for task in STYLE_PRESETS.values():
         for parameterization in args.parameterization:
             opt = Optimization(parameterization=parameterization)
             if parameterization == "pixel":  # the notebook's former driver: Adam on pixels, lr 0.3

@@ -33,7 +33,7 @@ BUDGET_UNITS = 500.0
 
 BIG_RUN = """
 import time as _time
-_task = StyleTask(**dict(params1, image_size={size}, style_size={size}))
+_task = replace(STYLE_PRESETS["composition_vii"], image_size={size}, style_size={size})
 if torch.cuda.is_available():
     torch.cuda.synchronize()
 _start = _time.perf_counter()

@@ -30,12 +30,14 @@ The student's function still acts in place on a pixel-space leaf tensor ``img`` 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from course_utils.image import STD, blur_image, jitter, pixel_bounds
+from course_utils.image import blur_image, channel_stats, jitter, pixel_bounds
+from course_utils.messages import StudentFacingError
 from course_utils.progress import progress
 from course_utils.transforms import (
     Transform,
@@ -76,7 +78,7 @@ COLOR_CORRELATION_SQRT: tuple[tuple[float, float, float], ...] = (
 )
 
 
-class UpdateStepNotImplementedError(RuntimeError):
+class UpdateStepNotImplementedError(StudentFacingError, NotImplementedError):
     """The update step given to :func:`create_class_visualization` did not change the image."""
 
 
@@ -125,7 +127,7 @@ def precondition(step: torch.Tensor, decay: float = 1.0, decorrelate: bool = Tru
         spectrum = torch.fft.rfft2(step, norm="ortho") * fourier_weights(h, w, decay, step)
         out = torch.fft.irfft2(spectrum, s=(h, w), norm="ortho")
     if decorrelate:
-        std = torch.tensor(STD, dtype=step.dtype, device=step.device).view(1, 3, 1, 1)
+        _, std = channel_stats(step.dtype, step.device)
         out = torch.einsum("ij,nj...->ni...", _color_preconditioner(step), out * std) / std
     norm = out.norm()
     return out * (step.norm() / norm) if norm > 0 else out
@@ -335,34 +337,35 @@ def create_class_visualization(
     result = ClassVisualization(image=img.detach().clone(), target_y=target_y)
     _record(result, model, img)
 
-    for t in progress(range(recipe.num_iterations), desc=f"class {target_y}"):
-        ox, oy = (
-            torch.randint(-max_jitter, max_jitter + 1, (2,), generator=generator).tolist()
-            if max_jitter
-            else (0, 0)
-        )
-        with torch.no_grad():
-            img.copy_(jitter(img, ox, oy))
-            before = img.detach().clone()
-        update_step(img, seen_model, target_y, recipe.l2_reg, recipe.learning_rate)
-        with torch.no_grad():
-            if t == 0 and torch.equal(img, before):
-                raise UpdateStepNotImplementedError(
-                    "The update step left the image unchanged: implement class_visualization_update_step "
-                    "(it must change img in place, e.g. img += learning_rate * g / g.norm()) and run its "
-                    "cell again."
-                )
-            if recipe.decay > 0 or recipe.decorrelate:
-                img.copy_(before + precondition(img - before, recipe.decay, recipe.decorrelate))
-            img.copy_(jitter(img, -ox, -oy))
-            img.copy_(torch.maximum(torch.minimum(img, high), low))
-            if recipe.blur_every and t % recipe.blur_every == recipe.blur_every - 1:
-                img.copy_(blur_image(img, _blur_sigma(t, recipe.num_iterations, recipe.blur_sigma)))
-        if img.grad is not None:
-            img.grad = None
-        if (t + 1) % record_every == 0 or t == recipe.num_iterations - 1:
-            _record(result, model, img)
-        if show_every and ((t + 1) % show_every == 0 or t == recipe.num_iterations - 1):
-            result.snapshots.append((t + 1, img.detach().clone()))
+    with closing(progress(range(recipe.num_iterations), desc=f"class {target_y}")) as steps:
+        for t in steps:
+            ox, oy = (
+                torch.randint(-max_jitter, max_jitter + 1, (2,), generator=generator).tolist()
+                if max_jitter
+                else (0, 0)
+            )
+            with torch.no_grad():
+                img.copy_(jitter(img, ox, oy))
+                before = img.detach().clone()
+            update_step(img, seen_model, target_y, recipe.l2_reg, recipe.learning_rate)
+            with torch.no_grad():
+                if t == 0 and torch.equal(img, before):
+                    raise UpdateStepNotImplementedError(
+                        "The update step left the image unchanged: implement class_visualization_update_step "
+                        "(it must change img in place, e.g. img += learning_rate * g / g.norm()) and run its "
+                        "cell again."
+                    )
+                if recipe.decay > 0 or recipe.decorrelate:
+                    img.copy_(before + precondition(img - before, recipe.decay, recipe.decorrelate))
+                img.copy_(jitter(img, -ox, -oy))
+                img.copy_(torch.maximum(torch.minimum(img, high), low))
+                if recipe.blur_every and t % recipe.blur_every == recipe.blur_every - 1:
+                    img.copy_(blur_image(img, _blur_sigma(t, recipe.num_iterations, recipe.blur_sigma)))
+            if img.grad is not None:
+                img.grad = None
+            if (t + 1) % record_every == 0 or t == recipe.num_iterations - 1:
+                _record(result, model, img)
+            if show_every and ((t + 1) % show_every == 0 or t == recipe.num_iterations - 1):
+                result.snapshots.append((t + 1, img.detach().clone()))
     result.image = img.detach().clone()
     return result

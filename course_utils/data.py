@@ -14,7 +14,6 @@ then, and the files are still checked against their sha256.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
@@ -25,6 +24,7 @@ import numpy as np
 import pooch
 from PIL import Image
 
+from course_utils.checksums import file_sha256
 from course_utils.image import IMAGE_SIZE
 from course_utils.models import imagenet_class_names
 
@@ -40,7 +40,6 @@ __all__ = [
     "load_image",
     "load_imagenet_samples",
     "load_imagenet_val",
-    "load_style_image",
 ]
 
 #: Environment variable naming a pre-populated data folder used instead of downloading.
@@ -117,7 +116,7 @@ DATA_FILES: dict[str, DataFile] = {
     "tubingen": _style("tubingen", "e67d1869f01fd805385c681a80d9ebcf0f70ea4a5fe6127f0606bb1c7f4bf506"),
 }
 
-#: Names accepted by :func:`load_style_image`.
+#: Names accepted by :func:`load_image`.
 STYLE_IMAGES: tuple[str, ...] = ("tubingen", "composition_vii", "the_scream", "starry_night", "muse")
 
 
@@ -126,16 +125,8 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_DIR_ENV) or pooch.os_cache("cnn-inspection-course"))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _verified(path: Path, data_file: DataFile, origin: str) -> Path:
-    actual = _sha256(path)
+    actual = file_sha256(path)
     if actual != data_file.sha256:
         raise DataIntegrityError(
             f"{path} (from {origin}) has sha256 {actual}, expected {data_file.sha256}. "
@@ -314,19 +305,3 @@ def load_image(path_or_name: str | Path, size: int | None = None) -> Image.Image
             Image.Resampling.BICUBIC,
         )
     return img
-
-
-def load_style_image(name: str, size: int | None = None) -> Image.Image:
-    """Open one of the course's style-transfer images by name.
-
-    Args:
-        name: one of :data:`STYLE_IMAGES` (``"tubingen"``, ``"composition_vii"``, ``"the_scream"``,
-            ``"starry_night"``, ``"muse"``).
-        size: optional shorter-side size in pixels.
-
-    Returns:
-        A ``PIL.Image`` in RGB mode.
-    """
-    if name not in STYLE_IMAGES:
-        raise KeyError(f"Unknown style image {name!r}; choose one of {', '.join(STYLE_IMAGES)}")
-    return load_image(name, size)

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,9 +24,12 @@ import torch
 from torch import nn
 
 from course_utils.image import grey_levels
+from course_utils.messages import StudentFacingError
+from course_utils.progress import progress
 
 __all__ = [
     "FoolingAttack",
+    "FoolingNotImplementedError",
     "FoolingRow",
     "MakeFoolingImage",
     "ScoreRecorder",
@@ -36,6 +40,10 @@ __all__ = [
 
 #: The student's ``make_fooling_image(X, target_y, model) -> X_fooling``, ``X`` of shape ``(1, 3, H, W)``.
 MakeFoolingImage = Callable[[torch.Tensor, int, nn.Module], torch.Tensor]
+
+
+class FoolingNotImplementedError(StudentFacingError, NotImplementedError):
+    """``make_fooling_image`` gave back the photo unchanged: the skeleton, not an attack."""
 
 
 class ScoreRecorder(nn.Module):
@@ -175,16 +183,26 @@ def fooling_table(
 
     Returns:
         One :class:`FoolingRow` per attacked pair, targets in the given order, images in batch order.
+
+    Raises:
+        FoolingNotImplementedError: at once, when the first pair's image comes back unchanged and not
+            fooled (the unimplemented skeleton), instead of running every pair to the same result.
     """
     labels = [int(label) for label in (y.tolist() if isinstance(y, torch.Tensor | np.ndarray) else y)]
     if len(labels) != len(X):
         raise ValueError(f"fooling_table needs one label per image: {len(X)} images, {len(labels)} labels")
+    # an image already labelled with the target has nothing to fool
+    pairs = [(t, i) for t in targets for i, label in enumerate(labels) if label != t]
     rows = []
-    for target_y in targets:
-        for i, label in enumerate(labels):
-            if label == target_y:
-                continue  # nothing to fool
+    with closing(progress(pairs, desc="fooling table")) as steps:
+        for target_y, i in steps:
             result = attack(make_fooling_image, X[i : i + 1], target_y, model)
+            if not rows and not result.fooled and result.change == 0.0:
+                raise FoolingNotImplementedError(
+                    "make_fooling_image returned the photo unchanged and not classified as the "
+                    f"target (image {i}, target {target_y}), so there is nothing to measure yet: "
+                    "implement it above, run its self-check, then run this cell again."
+                )
             rows.append(FoolingRow(target_y, i, result.fooled, result.steps, result.change))
     return rows
 

@@ -23,6 +23,7 @@ __all__ = [
     "MEAN",
     "STD",
     "blur_image",
+    "channel_stats",
     "deprocess",
     "grey_levels",
     "jitter",
@@ -41,9 +42,23 @@ STD: tuple[float, float, float] = (0.5, 0.5, 0.5)
 ImageLike = Image.Image | np.ndarray | Sequence[Image.Image]
 
 
-def _channel_stats(like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    mean = torch.tensor(MEAN, dtype=like.dtype, device=like.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, dtype=like.dtype, device=like.device).view(1, 3, 1, 1)
+def channel_stats(
+    dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:data:`MEAN` and :data:`STD` as tensors ready to broadcast against ``(N, 3, H, W)``.
+
+    The one place the normalization constants become tensors (``pixels01 = x * std + mean``,
+    ``x = (pixels01 - mean) / std``).
+
+    Args:
+        dtype: their dtype (pass the tensor's own: ``channel_stats(x.dtype, x.device)``).
+        device: where to put them (default: the CPU).
+
+    Returns:
+        ``(mean, std)``, each ``(1, 3, 1, 1)``.
+    """
+    mean = torch.tensor(MEAN, dtype=dtype, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, dtype=dtype, device=device).view(1, 3, 1, 1)
     return mean, std
 
 
@@ -111,7 +126,7 @@ def preprocess(
     x = x.permute(0, 3, 1, 2).float().div_(255.0)
     if size is not None:
         x = _resize(x, size).clamp_(0.0, 1.0)
-    mean, std = _channel_stats(x)
+    mean, std = channel_stats(x.dtype, x.device)
     return (x - mean) / std
 
 
@@ -134,8 +149,7 @@ def pixel_bounds(
         >>> low.flatten().tolist(), high.flatten().tolist()
         ([-1.0, -1.0, -1.0], [1.0, 1.0, 1.0])
     """
-    mean = torch.tensor(MEAN, dtype=dtype, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, dtype=dtype, device=device).view(1, 3, 1, 1)
+    mean, std = channel_stats(dtype, device)
     return (0.0 - mean) / std, (1.0 - mean) / std
 
 
@@ -148,7 +162,7 @@ def grey_levels(delta: torch.Tensor) -> torch.Tensor:
     Returns:
         ``delta * STD * 255`` per channel, same shape, dtype and device: a change of 1 is one grey level.
     """
-    _, std = _channel_stats(delta)
+    _, std = channel_stats(delta.dtype, delta.device)
     return delta * std * 255.0
 
 
@@ -186,7 +200,7 @@ def deprocess(x: torch.Tensor, should_rescale: bool = False) -> np.ndarray:
         x = x.unsqueeze(0)
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"deprocess expects (N, 3, H, W) or (3, H, W), got {tuple(x.shape)}")
-    mean, std = _channel_stats(x)
+    mean, std = channel_stats(x.dtype, x.device)
     x = x * std + mean
     if should_rescale:
         x = rescale(x)

@@ -11,7 +11,6 @@ Feature maps for style transfer and feature inversion come from :data:`FEATURE_L
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import OrderedDict
 from functools import lru_cache
@@ -21,6 +20,7 @@ from types import ModuleType
 import torch
 from torch import nn
 
+from course_utils.checksums import file_sha256
 from course_utils.device import get_device
 
 
@@ -130,14 +130,6 @@ def weights_path() -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _block_layout(model: nn.Module) -> list[tuple[int, int]]:
     """(stage, index within stage) of each block, in lukemelas' flat block order."""
     return [(s, i) for s, stage in enumerate(model.blocks) for i in range(len(stage))]
@@ -196,7 +188,7 @@ def convert_lukemelas_state_dict(
 def _pretrained_state_dict(verify: bool) -> OrderedDict[str, torch.Tensor]:
     path = weights_path()
     if verify:
-        actual = _sha256(path)
+        actual = file_sha256(path)
         if actual != WEIGHTS_SHA256:
             raise RuntimeError(
                 f"The weights file {path} has sha256 {actual}, expected {WEIGHTS_SHA256}. "

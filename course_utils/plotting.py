@@ -24,7 +24,6 @@ __all__ = [
     "show_fooling",
     "show_images",
     "show_saliency",
-    "show_style_transfer",
 ]
 
 ImagesLike = np.ndarray | torch.Tensor | Sequence[np.ndarray]
@@ -239,67 +238,6 @@ def show_class_visualization(
         ax.set_title(title, fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig, axes
-
-
-def show_style_transfer(
-    content: ImagesLike | None,
-    style: ImagesLike | None,
-    result: ImagesLike,
-    titles: Sequence[str] = ("content", "style", "result"),
-    cell: float = 3.0,
-    snapshots: Sequence[tuple[str, ImagesLike]] = (),
-    curves: Mapping[str, Sequence[float]] | None = None,
-    suptitle: str | None = None,
-) -> tuple[Figure, np.ndarray]:
-    """Show content image, style image, intermediate images, the result and the loss curves in one row.
-
-    Args:
-        content: one image, or ``None`` to leave it out (texture synthesis has no content image).
-        style: one image, or ``None`` to leave it out (feature inversion has no style image).
-        result: one image (tensors are deprocessed).
-        titles: captions for content, style and result.
-        cell: height of one panel in inches.
-        snapshots: ``(caption, image)`` pairs taken during optimization, shown between the style
-            image and the result, e.g. ``[("step 50", img50), ("step 100", img100)]``.
-        curves: optional losses to plot in a last panel, label -> one value per step, on a log axis
-            (e.g. ``{"content": [...], "style": [...], "tv": [...], "total": [...]}``).
-        suptitle: optional caption for the whole figure.
-
-    Returns:
-        The figure and its ``(1, panels)`` array of axes: images first (in the order above), the
-        loss axes last when ``curves`` is given.
-    """
-    panels = [(img, title) for img, title in ((content, titles[0]), (style, titles[1])) if img is not None]
-    panels += [(img, title) for title, img in snapshots]
-    panels.append((result, titles[2]))
-    pics = [(_as_uint8_list(img)[0], title) for img, title in panels]
-    aspect = pics[-1][0].shape[1] / pics[-1][0].shape[0]
-    widths = [pic.shape[1] / pic.shape[0] for pic, _ in pics] + ([1.6 * aspect] if curves else [])
-    fig, axes = plt.subplots(
-        1,
-        len(widths),
-        figsize=(cell * sum(widths) + 0.3 * len(widths), cell + 0.5),
-        gridspec_kw={"width_ratios": widths},
-        squeeze=False,
-    )
-    for ax, (pic, title) in zip(axes[0], pics, strict=False):
-        ax.imshow(pic)
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
-    if curves:
-        ax = axes[0, -1]
-        for label, values in curves.items():
-            ax.plot(np.arange(len(values)), np.asarray(values, dtype=float), label=label, lw=1.2)
-        ax.set_yscale("log")
-        ax.set_xlabel("step", fontsize=8)
-        ax.set_title("weighted losses", fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
     return fig, axes
 

@@ -23,11 +23,13 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from course_utils.image import MEAN, STD
+from course_utils.image import channel_stats
+from course_utils.messages import StudentFacingError
 
 __all__ = [
     "DEFAULT_TEMPERATURE",
     "LUMA_WEIGHTS",
+    "LossesNotImplementedError",
     "high_frequency_share",
     "luminance",
     "require_losses",
@@ -38,6 +40,10 @@ __all__ = [
 #: Softmax temperature of :func:`softmax_feature_map`, in units of activation (the standard
 #: deviation of an EfficientNet-Lite0 stage output is 5 to 10).
 DEFAULT_TEMPERATURE = 8.0
+
+
+class LossesNotImplementedError(StudentFacingError, NotImplementedError):
+    """A demo needs the student's loss functions and one or more is missing or broken."""
 
 
 def require_losses(
@@ -58,7 +64,8 @@ def require_losses(
         tv_loss: ``tv_loss(img, tv_weight) -> scalar``.
 
     Raises:
-        NotImplementedError: naming every function that is missing or fails, and what to do.
+        LossesNotImplementedError: naming every function that is missing or fails, and what to do (a
+            ``NotImplementedError`` that a notebook shows without a traceback).
     """
     generator = torch.Generator().manual_seed(0)
     feats = torch.randn(1, 4, 5, 6, generator=generator)
@@ -76,13 +83,26 @@ def require_losses(
         except Exception as exc:  # any student error becomes one readable line
             problems.append(f"{name} raised {type(exc).__name__}: {exc}")
             continue
-        if not isinstance(result, torch.Tensor):
-            problems.append(f"{name} returned {type(result).__name__}, not a torch.Tensor")
+        if result is None:
+            problems.append(f"{name} returned None: not implemented yet")
+        elif not isinstance(result, torch.Tensor):
+            problems.append(f"{name} returned a {type(result).__name__}, not a torch.Tensor")
     if problems:
-        raise NotImplementedError(
-            "Implement content_loss, gram_matrix, style_loss and tv_loss above first "
-            "(and run their cells):\n  " + "\n  ".join(problems)
+        missing = [line.split(" ", 1)[0] for line in problems]
+        todo = (
+            "Implement it above and run its cell and self-check"
+            if len(missing) == 1
+            else "Implement them above and run their cells and self-checks"
         )
+        raise LossesNotImplementedError(
+            f"This cell needs your {_names(missing)}. {todo}, then run this cell again.\n  "
+            + "\n  ".join(problems)
+        )
+
+
+def _names(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def softmax_feature_map(features: torch.Tensor, temperature: float = DEFAULT_TEMPERATURE) -> torch.Tensor:
@@ -136,8 +156,7 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"expected normalized RGB images (N, 3, H, W), got shape {tuple(x.shape)}")
     x = x.detach().double()
-    mean = torch.tensor(MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    mean, std = channel_stats(x.dtype, x.device)
     pixels = (x * std + mean).clamp(0.0, 1.0)
     weights = torch.tensor(LUMA_WEIGHTS, dtype=pixels.dtype, device=pixels.device).view(1, 3, 1, 1)
     return (pixels * weights).sum(dim=1)

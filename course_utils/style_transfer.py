@@ -3,8 +3,8 @@
 Gatys et al., "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016, minimize
 ``L = L_content + L_style + L_tv`` over the image. The student writes ``content_loss``, ``gram_matrix``,
 ``style_loss`` and ``tv_loss``; :func:`style_transfer` takes them as a :class:`StyleLosses` and runs the
-optimization. What to make (images, sizes, layers, weights) is a :class:`StyleTask`, the notebook's
-dictionaries of hyperparameters; how to optimize is an :class:`Optimization`.
+optimization. What to make (images, sizes, layers, weights) is a :class:`StyleTask` (the notebook's
+examples are :data:`course_utils.style_presets.STYLE_PRESETS`); how to optimize is an :class:`Optimization`.
 
 **Why the image parameterization matters.** Optimizing the pixels directly works with VGG but gives
 high-frequency colour speckle on EfficientNet-Lite0: every pixel moves independently, and cheap
@@ -12,10 +12,8 @@ pixel-level patterns change this network's features fastest. Mordvintsev et al.,
 Parameterizations", Distill 2018 (https://distill.pub/2018/differentiable-parameterizations/) optimize
 instead the Fourier coefficients of a colour-decorrelated image, scaled by ``1 / f**decay`` so that an
 optimizer step changes low frequencies far more than high ones (the spectrum of natural images), and add
-transformation robustness (a small random shift per step). :func:`fourier_image` is that
-parameterization, built on the same frequency weighting and colour matrix the course's class
-visualization uses (:mod:`course_utils.class_visualization`); :func:`pixel_image` is the plain one, kept
-for comparison. Both keep the image in the valid pixel range by construction (a sigmoid) or by clamping.
+transformation robustness (a small random shift per step). Both that parameterization and the plain one
+(the pixels, kept for comparison) are in :mod:`course_utils.image_parameterization`.
 
 Feature maps come from the course's layer list (:func:`course_utils.models.feature_layers`, the same
 stages as :func:`course_utils.models.extract_features`), stopping after the deepest layer the losses use.
@@ -25,41 +23,33 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from course_utils.class_visualization import COLOR_CORRELATION_SQRT, fourier_weights
 from course_utils.data import load_image
-from course_utils.image import MEAN, STD, jitter, preprocess
+from course_utils.image import jitter, preprocess
+from course_utils.image_parameterization import fourier_image, noise_start, pixel_image
 from course_utils.models import feature_layers
 from course_utils.progress import progress
 from course_utils.style import require_losses
 
 __all__ = [
-    "NOISE_START_STD",
     "FeatureTransform",
-    "ImageParameterization",
     "Optimization",
     "StyleLosses",
     "StyleTask",
     "StyleTransferResult",
     "extract_features_upto",
-    "fourier_image",
-    "noise_start",
-    "pixel_image",
     "style_transfer",
 ]
 
 #: ``feats -> feats'``: applied to the list of feature maps before the style loss (e.g.
 #: :func:`course_utils.style.softmax_features`).
 FeatureTransform = Callable[[list[torch.Tensor]], list[torch.Tensor]]
-#: ``(parameters, render)``: the tensors the optimizer updates, and a function returning the current
-#: image ``(1, 3, H, W)``, normalized like :func:`course_utils.image.preprocess`'s output.
-ImageParameterization = tuple[list[torch.Tensor], Callable[[], torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -85,7 +75,7 @@ class StyleLosses:
 
 @dataclass(frozen=True)
 class StyleTask:
-    """What to make: the notebook's dictionary of hyperparameters (``StyleTask(**params1)``).
+    """What to make: images, sizes, layers and weights (the notebook's: ``STYLE_PRESETS``).
 
     Attributes:
         content_image: a course image name (``"tubingen"``) or a file path.
@@ -215,115 +205,6 @@ def extract_features_upto(x: torch.Tensor, model: nn.Module, last: int) -> list[
     return feats
 
 
-def _stats(like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    mean = torch.tensor(MEAN, dtype=like.dtype, device=like.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, dtype=like.dtype, device=like.device).view(1, 3, 1, 1)
-    return mean, std
-
-
-def pixel_image(init: torch.Tensor) -> ImageParameterization:
-    """The plain parameterization: the optimizer moves each normalized pixel independently.
-
-    Args:
-        init: starting image ``(1, 3, H, W)``, normalized (copied, not modified).
-
-    Returns:
-        ``([pixels], render)``; ``render()`` returns the pixels clamped to the valid range ``[-1, 1]``
-        (the clamp is applied to the parameter in place, a projection after each step).
-    """
-    mean, std = _stats(init)
-    low, high = (0.0 - mean) / std, (1.0 - mean) / std
-    pixels = init.detach().clone().requires_grad_(True)
-
-    def render() -> torch.Tensor:
-        with torch.no_grad():
-            pixels.copy_(torch.maximum(torch.minimum(pixels, high), low))
-        return pixels
-
-    return [pixels], render
-
-
-def _color_matrix(like: torch.Tensor) -> torch.Tensor:
-    """:data:`COLOR_CORRELATION_SQRT` scaled so its largest column has norm 1 (as in lucid/lucent)."""
-    m = torch.tensor(COLOR_CORRELATION_SQRT, dtype=like.dtype, device=like.device)
-    return m / m.norm(dim=0).max()
-
-
-def fourier_image(init: torch.Tensor, decay: float = 1.0, pad: int = 8) -> ImageParameterization:
-    """Decorrelated Fourier parameterization (Mordvintsev et al. 2018), started exactly at ``init``.
-
-    ``pixels01 = sigmoid(M @ irfft2(scale * spectrum))`` with ``M`` the ImageNet colour-correlation
-    matrix (:data:`~course_utils.class_visualization.COLOR_CORRELATION_SQRT`) and
-    ``scale = 1 / f**decay`` the frequency weighting of the class visualization's preconditioning, so
-    that Adam's per-coefficient steps become image changes with the ``1/f`` spectrum of photos.
-
-    Args:
-        init: starting image ``(1, 3, H, W)``, normalized; pixels are kept at least 1/255 away from 0
-            and 1 so that the sigmoid can be inverted.
-        decay: frequency exponent (``0``: a colour-decorrelated pixel basis).
-        pad: the Fourier image is ``pad`` pixels larger on every side (started from a mirrored
-            border) and cropped: a Fourier series is periodic, and without the margin the top and
-            bottom (left and right) edges of the result would be tied to each other.
-
-    Returns:
-        ``([spectrum], render)``: ``spectrum`` is a real ``(1, 3, H + 2 pad, (W + 2 pad) // 2 + 1, 2)``
-        leaf tensor (real and imaginary parts); ``render()`` returns the normalized image
-        ``(1, 3, H, W)``, always strictly inside the valid range.
-    """
-    if init.dim() != 4 or init.shape[:2] != (1, 3):
-        raise ValueError(f"init must be one image (1, 3, H, W), got shape {tuple(init.shape)}")
-    if not 0 <= pad < min(init.shape[-2:]):
-        raise ValueError(f"pad must be in [0, {min(init.shape[-2:])}) pixels for this image, got {pad}")
-    h, w = init.shape[-2:]
-    big = (h + 2 * pad, w + 2 * pad)
-    mean, std = _stats(init)
-    scale = fourier_weights(*big, decay, init)
-    color = _color_matrix(init)
-    with torch.no_grad():
-        padded = F.pad(init, (pad, pad, pad, pad), mode="reflect") if pad else init
-        p = (padded * std + mean).clamp(1.0 / 255, 1.0 - 1.0 / 255)
-        decorrelated = torch.einsum("ij,njhw->nihw", torch.linalg.inv(color), torch.logit(p))
-        spectrum = torch.view_as_real(torch.fft.rfft2(decorrelated, norm="ortho") / scale).contiguous()
-    spectrum.requires_grad_(True)
-
-    def render() -> torch.Tensor:
-        spatial = torch.fft.irfft2(torch.view_as_complex(spectrum) * scale, s=big, norm="ortho")
-        p = torch.sigmoid(torch.einsum("ij,njhw->nihw", color, spatial[..., pad : pad + h, pad : pad + w]))
-        return (p - mean) / std
-
-    return [spectrum], render
-
-
-#: Standard deviation, in normalized pixel units (the valid range is ``[-1, 1]``), of the noise start.
-NOISE_START_STD = 0.1
-
-
-def noise_start(content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """A faint, photo-like noise image around mid-grey, the start of ``init_random=True`` runs.
-
-    Gaussian noise whose spectrum falls off as ``1 / f`` (the spectrum of photos, the same weighting
-    as :func:`fourier_image`), scaled to a standard deviation of :data:`NOISE_START_STD`. Uniform noise
-    over the whole range would put most of its power at the highest frequencies, which the Fourier
-    parameterization changes slowest by design: the speckle would outlive the optimization.
-
-    Args:
-        content: the preprocessed content image ``(N, 3, H, W)``; only its shape, dtype and device
-            are used.
-        generator: a CPU ``torch.Generator`` (the same noise on any device for one seed).
-
-    Returns:
-        ``(N, 3, H, W)`` normalized image (``0`` is mid-grey), each channel of mean 0, overall standard
-        deviation :data:`NOISE_START_STD`, dtype and device of ``content``.
-    """
-    n, c, h, w = content.shape
-    white = torch.randn((n, c, h, w), generator=generator, dtype=torch.float32)
-    spectrum = torch.fft.rfft2(white, norm="ortho") * fourier_weights(h, w, 1.0, white)
-    colored = torch.fft.irfft2(spectrum, s=(h, w), norm="ortho")
-    colored = colored - colored.mean(dim=(-2, -1), keepdim=True)
-    colored = colored * (NOISE_START_STD / colored.std().clamp_min(1e-12))
-    return colored.to(dtype=content.dtype, device=content.device)
-
-
 def _load(name: str, size: int, device: torch.device) -> torch.Tensor:
     return preprocess(load_image(name), size=size, device=device)
 
@@ -395,7 +276,7 @@ def style_transfer(
 
     Example:
         >>> losses = StyleLosses(content_loss, gram_matrix, style_loss, tv_loss)
-        >>> result = style_transfer(model, losses, StyleTask(**params1))
+        >>> result = style_transfer(model, losses, STYLE_PRESETS["starry_night"])
         >>> show_style_transfer_result(result)
     """
     losses.require()
@@ -418,27 +299,31 @@ def style_transfer(
 
     result = StyleTransferResult(image=content, content=content, style=style)
     result.history = {"content": [], "style": [], "tv": [], "total": []}
-    for t in progress(range(opt.num_iters), desc="style transfer"):
-        for group in optimizer.param_groups:
-            group["lr"] = opt.lr_at(t)
-        img = render()
-        shift = tuple(torch.randint(-opt.max_jitter, opt.max_jitter + 1, (2,), generator=generator).tolist())
-        seen = jitter(img, *shift) if opt.max_jitter else img
-        feats = extract_features_upto(seen, model, task.deepest_layer)
-        c_loss = losses.content_loss(task.content_weight, feats[task.content_layer], content_targets(shift))
-        s_loss = losses.style_loss(
-            transform(feats), list(task.style_layers), style_targets, task.style_weights
-        )
-        t_loss = losses.tv_loss(img, task.tv_weight)
-        loss = c_loss + s_loss + t_loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        for key, value in (("content", c_loss), ("style", s_loss), ("tv", t_loss), ("total", loss)):
-            result.history[key].append(value.item())
-        if t + 1 in opt.snapshot_at:
-            with torch.no_grad():
-                result.snapshots.append((t + 1, render().detach().clone()))
+    with closing(progress(range(opt.num_iters), desc="style transfer")) as steps:
+        for t in steps:
+            for group in optimizer.param_groups:
+                group["lr"] = opt.lr_at(t)
+            img = render()
+            jitter_range = (-opt.max_jitter, opt.max_jitter + 1)
+            shift = tuple(torch.randint(*jitter_range, (2,), generator=generator).tolist())
+            seen = jitter(img, *shift) if opt.max_jitter else img
+            feats = extract_features_upto(seen, model, task.deepest_layer)
+            c_loss = losses.content_loss(
+                task.content_weight, feats[task.content_layer], content_targets(shift)
+            )
+            s_loss = losses.style_loss(
+                transform(feats), list(task.style_layers), style_targets, task.style_weights
+            )
+            t_loss = losses.tv_loss(img, task.tv_weight)
+            loss = c_loss + s_loss + t_loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            for key, value in (("content", c_loss), ("style", s_loss), ("tv", t_loss), ("total", loss)):
+                result.history[key].append(value.item())
+            if t + 1 in opt.snapshot_at:
+                with torch.no_grad():
+                    result.snapshots.append((t + 1, render().detach().clone()))
     with torch.no_grad():
         result.image = render().detach().clone()
     return result

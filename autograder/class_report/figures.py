@@ -14,7 +14,10 @@ from typing import Any
 
 from autograder.class_report.stats import AssignmentStats
 
-__all__ = ["points_figure", "time_figure"]
+__all__ = ["POINTS_COLOURS", "points_alt", "points_figure", "time_alt", "time_figure"]
+
+#: What the bar colours of :func:`points_figure` mean, in words (printed under the figure).
+POINTS_COLOURS = "Bar colours: green full marks, amber partial credit, red zero points."
 
 
 def _png(fig: Any) -> str:
@@ -57,6 +60,56 @@ def points_figure(assignment: AssignmentStats) -> str:
         left=0.06, right=0.99, bottom=0.5 / height, top=1 - 0.3 / height, wspace=0.3, hspace=0.8
     )
     return _png(fig)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def points_alt(assignment: AssignmentStats) -> str:
+    """Alt text of :func:`points_figure`: what it shows, with the counts it shows, in words."""
+    parts = []
+    for f in assignment.functions:
+        full = sum(p >= f.max_points for p in f.points)
+        zero = sum(p == 0 for p in f.points)
+        parts.append(
+            f"{f.function} (out of {f.max_points:g}): {full} full marks, {len(f.points) - full - zero} "
+            f"partial, {zero} zero"
+        )
+    totals = assignment.totals
+    total = (
+        f"total (out of {assignment.max_score:g}): median {_median(totals):.3g}, "
+        f"min {min(totals):.3g}, max {max(totals):.3g}"
+        if totals
+        else "no totals"
+    )
+    return (
+        f"Bar charts of points per function, {assignment.assignment}, {assignment.graded} graded "
+        f"submissions. " + "; ".join([*parts, total]) + "."
+    )
+
+
+def time_alt(assignment: AssignmentStats) -> str:
+    """Alt text of :func:`time_figure`: median and slowest seconds per function and per submission."""
+    parts = [
+        f"{f.function} median {_median(f.seconds):.3g} s, max {max(f.seconds):.3g} s"
+        for f in assignment.functions
+        if f.seconds
+    ]
+    seconds = assignment.submission_seconds
+    whole = (
+        f"Histogram of grading seconds per submission: median {_median(seconds):.3g} s, "
+        f"max {max(seconds):.3g} s."
+        if seconds
+        else "No times per submission."
+    )
+    return (
+        f"Box plots of grading seconds per call for each function of {assignment.assignment} (log scale): "
+        + ("; ".join(parts) if parts else "no timings")
+        + f". {whole}"
+    )
 
 
 def time_figure(assignment: AssignmentStats) -> str:

@@ -12,10 +12,17 @@ anything else students see.
 from __future__ import annotations
 
 import html
+import re
 import statistics
 from typing import Any
 
-from autograder.class_report.figures import points_figure, time_figure
+from autograder.class_report.figures import (
+    POINTS_COLOURS,
+    points_alt,
+    points_figure,
+    time_alt,
+    time_figure,
+)
 from autograder.class_report.similarity import MIN_NODES
 from autograder.class_report.stats import (
     AssignmentStats,
@@ -165,7 +172,7 @@ def _mistakes_section(a: AssignmentStats) -> str:
         "<table><tr><th>function</th><th>mistake</th><th>students</th><th>% of class</th><th>hint</th></tr>"
     )
     for f, m in sorted(rows, key=lambda fm: (-fm[1].count, fm[0].function, fm[1].mistake)):
-        bar = f"<span class='bar' style='width:{min(m.percent, 100) * 1.2:.0f}px'></span>"
+        bar = f"<span class='bar' aria-hidden='true' style='width:{min(m.percent, 100) * 1.2:.0f}px'></span>"
         out.append(
             f"<tr><td><code>{_esc(f.function)}</code></td><td><b>{_esc(m.label or m.mistake)}</b></td>"
             f"<td class='n'>{m.count}</td><td class='n'>{bar}{m.percent:.0f}%</td>"
@@ -215,7 +222,8 @@ def _functions_section(a: AssignmentStats) -> str:
             f"<td class='n'>{_num(f.threshold, '{:.0e}')}</td></tr>"
         )
     out.append("</table>")
-    out.append(_img(points_figure(a), f"points per function, {a.assignment}"))
+    out.append(_img(points_figure(a), points_alt(a)))
+    out.append(f"<p class='sub'>{POINTS_COLOURS}</p>")
     return "".join(out)
 
 
@@ -238,7 +246,7 @@ def _time_section(a: AssignmentStats) -> str:
     )
     if not rows and not a.submission_seconds:
         return "<h3>Time</h3><p class='muted'>No timings recorded (results from an older grader).</p>"
-    return "<h3>Time</h3>" + table + _img(time_figure(a), f"time per function, {a.assignment}")
+    return "<h3>Time</h3>" + table + _img(time_figure(a), time_alt(a))
 
 
 def _similarity_section(a: AssignmentStats) -> str:
@@ -286,7 +294,14 @@ def class_report_html(stats: ClassStats) -> str:
         parts += [_mistakes_section(a), _functions_section(a), _messages_section(a)]
         parts += [_time_section(a), _similarity_section(a)]
     parts.append("</body></html>\n")
-    return "".join(parts)
+    return _with_header_scopes("".join(parts))
+
+
+def _with_header_scopes(page: str) -> str:
+    """Tell screen readers what each header cell heads: a ``<th>`` that starts a row of data cells is
+    a row header, every other one a column header."""
+    page = re.sub(r"<tr><th>([^<]*)</th><td>", r"<tr><th scope='row'>\1</th><td>", page)
+    return page.replace("<th>", "<th scope='col'>")
 
 
 # ----------------------------------------------------------------------------------- CSV

@@ -49,7 +49,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 #: Folder and file names that never go into the zip.
 FORBIDDEN_PARTS = frozenset({"solutions", "tests", "notebooks", "bench", ".git", "__pycache__"})
 #: Dependencies the course lists for students and instructors that grading never imports.
-NOT_FOR_GRADING = frozenset({"jupyter", "ipywidgets", "nbgrader", "nbclient"})
+NOT_FOR_GRADING = frozenset({"jupyter", "jupyterlab", "ipykernel", "ipywidgets", "nbgrader", "nbclient"})
 #: Installed by setup.sh from PyTorch's CPU wheel index, not from requirements.txt.
 _TORCH = ("torch", "torchvision")
 #: Come with every virtual environment in some version: required as the dependencies say, not pinned.

@@ -160,7 +160,7 @@ def feedback_html(result: SubmissionResult) -> str:
     """The same feedback as :func:`feedback_markdown`, as a standalone HTML page."""
     esc = html.escape
     rows = "\n".join(
-        f"<tr class='{esc(c.status)}'><td><code>{esc(c.function)}</code></td>"
+        f"<tr class='{esc(c.status)}'><th scope='row'><code>{esc(c.function)}</code></th>"
         f"<td>{esc(_STATUS_LABEL.get(c.status, c.status))}</td><td>{c.points:g} / {c.max_points:g}</td>"
         f"<td>{esc(_error_text(c))}</td><td><pre>{esc(c.message.strip())}</pre>"
         + (f"<p><b>Hint:</b> {esc(c.hint)}</p>" if c.hint and c.status != "passed" else "")
@@ -170,10 +170,11 @@ def feedback_html(result: SubmissionResult) -> str:
     problems = "".join(f"<li>{esc(p)}</li>" for p in result.problems)
     title = f"{result.assignment or 'Submission'}: feedback for {result.student}"
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{esc(title)}</title><style>"
         "body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:.3em .6em;vertical-align:top}pre{white-space:pre-wrap;margin:0}"
+        "td,th{border:1px solid #ccc;padding:.3em .6em;vertical-align:top;text-align:left}"
+        "pre{white-space:pre-wrap;margin:0}"
         ".passed td:nth-child(2){color:#070}.failed td:nth-child(2),.error td:nth-child(2){color:#a00}"
         f"</style></head><body><h1>{esc(title)}</h1>"
         + (
@@ -182,7 +183,8 @@ def feedback_html(result: SubmissionResult) -> str:
             else f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>"
         )
         + (f"<p><b>{esc(_unisolated_note())}</b></p>" if result.isolation == "none" else "")
-        + "<table><tr><th>Function</th><th>Result</th><th>Points</th><th>rel_error</th><th>Details</th></tr>"
+        + "<table><tr><th scope='col'>Function</th><th scope='col'>Result</th><th scope='col'>Points</th>"
+        "<th scope='col'>rel_error</th><th scope='col'>Details</th></tr>"
         f"{rows}</table>"
         + (f"<h2>Problems with the notebook</h2><ul>{problems}</ul>" if problems else "")
         + "</body></html>\n"

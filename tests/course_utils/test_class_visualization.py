@@ -15,6 +15,7 @@ from course_utils.class_visualization import (
     ClassVisualization,
     Recipe,
     TransformedModel,
+    UpdateStepNotImplementedError,
     compose,
     create_class_visualization,
     precondition,
@@ -22,6 +23,8 @@ from course_utils.class_visualization import (
     random_rotate,
     random_scale,
 )
+from course_utils.messages import MESSAGE_WIDTH, StudentFacingError
+from tests.course_utils.test_progress import _record_bars
 
 TARANTULA = 76
 GOLDEN = Path(__file__).parent / "goldens" / "class_visualization_tarantula_seed0.npz"
@@ -223,3 +226,16 @@ def test_bad_class_index_is_rejected(model):
     """Is a target outside [0, 1000) refused with a message naming the valid range?"""
     with pytest.raises(ValueError, match=r"\[0, 1000\)"):
         create_class_visualization(1000, model, reference_step, Recipe(num_iterations=1, image_size=32))
+
+
+def test_unimplemented_update_step_leaves_no_progress_bar(model, monkeypatch):
+    """Issue 24: is the progress bar removed when the step turns out unimplemented (no stale widget)?"""
+    bars = _record_bars(monkeypatch)
+    with pytest.raises(UpdateStepNotImplementedError) as info:
+        create_class_visualization(
+            TARANTULA, model, unimplemented_step, Recipe(num_iterations=5, image_size=32)
+        )
+    (bar,) = bars
+    assert bar.closed and bar.total_at_close == bar.n
+    assert isinstance(info.value, StudentFacingError)
+    assert all(len(line) <= MESSAGE_WIDTH for line in str(info.value).splitlines())

@@ -24,7 +24,6 @@ from course_utils.data import (
     load_image,
     load_imagenet_samples,
     load_imagenet_val,
-    load_style_image,
 )
 from tests.helpers.markers import requires_course_data
 
@@ -170,7 +169,7 @@ def test_imagenet_val_from_offline_folder():
 @pytest.mark.parametrize("name", STYLE_IMAGES)
 def test_style_images_from_offline_folder(name):
     """Does every style image load by name, resized by its shorter side?"""
-    img = load_style_image(name, size=64)
+    img = load_image(name, size=64)
     assert img.mode == "RGB" and min(img.size) == 64
 
 

@@ -6,8 +6,16 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.fooling import ScoreRecorder, attack, fooling_table, format_fooling_table
+from course_utils.fooling import (
+    FoolingNotImplementedError,
+    ScoreRecorder,
+    attack,
+    fooling_table,
+    format_fooling_table,
+)
 from course_utils.image import STD
+from course_utils.messages import MESSAGE_WIDTH
+from tests.course_utils.test_progress import _record_bars
 
 NUM_CLASSES = 4
 
@@ -139,3 +147,32 @@ def test_format_fooling_table_has_one_line_per_target(tiny_model):
     assert len(lines) == 3
     assert lines[1].startswith("one") and "2/2" in lines[1]
     assert lines[2].startswith("three") and "3/3" in lines[2]
+
+
+def test_fooling_table_stops_at_the_first_pair_of_an_unimplemented_function(tiny_model):
+    """Issue 24: does the table say at once (first pair) that make_fooling_image is not implemented?
+
+    Before the fix it attacked every pair (98 s in the notebook) only to print that nothing was fooled.
+    """
+    calls = []
+
+    def skeleton(X, target_y, model):  # what the released stub does: returns the image it was given
+        calls.append(target_y)
+        return X
+
+    X = torch.cat([_image(seed) for seed in range(3)])
+    with pytest.raises(FoolingNotImplementedError, match="implement it above") as info:
+        fooling_table(skeleton, X, [0, 1, 2], (1, 3), tiny_model)
+    assert calls == [1]
+    assert isinstance(info.value, NotImplementedError)
+    assert all(len(line) <= MESSAGE_WIDTH for line in str(info.value).splitlines())
+
+
+def test_fooling_table_shows_progress_over_every_pair(tiny_model, monkeypatch):
+    """Issue 24: does the table run under a progress bar counting the (image, target) pairs?"""
+    bars = _record_bars(monkeypatch)
+    X = torch.cat([_image(seed) for seed in range(3)])
+    rows = fooling_table(reference_fooling, X, [0, 1, 2], (1, 3), tiny_model)
+    assert len(bars) == 1 and bars[0].kwargs["desc"] == "fooling table"
+    assert bars[0].kwargs["total"] == len(rows) == 5
+    assert bars[0].n == 5 and bars[0].closed

@@ -15,7 +15,6 @@ from course_utils.plotting import (
     show_fooling,
     show_images,
     show_saliency,
-    show_style_transfer,
 )
 
 
@@ -110,13 +109,6 @@ def test_show_class_visualization_needs_one_title_per_image():
     """Is a missing title reported instead of silently dropping an image?"""
     with pytest.raises(ValueError, match="one title per image"):
         show_class_visualization([torch.zeros(1, 3, 8, 8)] * 2, ["only one"])
-
-
-def test_show_style_transfer_three_panels(tmp_path):
-    """Does show_style_transfer draw content, style and result?"""
-    fig, axes = show_style_transfer(_images(1)[0], _images(1)[0], torch.zeros(1, 3, 16, 16))
-    assert axes.shape == (1, 3)
-    _render(fig, tmp_path, check_width=False)
 
 
 def test_plot_curves_into_given_axes(tmp_path):

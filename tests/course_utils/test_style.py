@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from course_utils.messages import MESSAGE_WIDTH
 from course_utils.style import DEFAULT_TEMPERATURE, require_losses, softmax_feature_map, softmax_features
 
 
@@ -65,10 +66,30 @@ def test_require_losses_names_every_missing_function():
     with pytest.raises(NotImplementedError) as info:
         require_losses(content_loss, missing, missing, missing)
     message = str(info.value)
-    assert "Implement content_loss, gram_matrix, style_loss and tv_loss" in message
+    assert "needs your gram_matrix, style_loss and tv_loss" in " ".join(message.split())
     for name in ("gram_matrix", "style_loss", "tv_loss"):
-        assert f"{name} returned NoneType" in message
+        assert f"{name} returned None: not implemented yet" in message
     assert "content_loss returned" not in message
+
+
+def test_missing_losses_show_as_a_short_message_in_a_notebook():
+    """Issue 24: does a demo cell run before the losses exist show a few lines, not a traceback?
+
+    IPython shows what an exception's ``_render_traceback_`` returns instead of the traceback; before
+    the fix the notebook showed about 45 lines through course_utils/style_transfer.py and style.py.
+    """
+
+    def missing(*args, **kwargs):
+        return None
+
+    with pytest.raises(NotImplementedError) as info:
+        require_losses(missing, missing, missing, missing)
+    rendered = "\n".join(info.value._render_traceback_()).splitlines()
+    assert 3 <= len(rendered) <= 7, rendered
+    red_name = "\x1b[0;31mLossesNotImplementedError\x1b[0m"
+    assert rendered[0].startswith(f"{red_name}: This cell needs your content_loss")
+    assert not any("File " in line or "course_utils" in line for line in rendered)
+    assert all(len(line) <= MESSAGE_WIDTH + len("\x1b[0;31m\x1b[0m") for line in rendered)
 
 
 def test_require_losses_accepts_working_functions():

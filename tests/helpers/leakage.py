@@ -33,6 +33,7 @@ __all__ = [
     "load_solution_code",
     "normalize_code",
     "solution_code_in",
+    "solution_fingerprints",
 ]
 
 #: A whole solution line counts from this many normalized characters (shorter ones: ``loss=0``).
@@ -116,3 +117,23 @@ def solution_code_in(text: str, code: SolutionCode) -> list[str]:
             if _CODE.search(fragment) and fragment not in code.visible:
                 leaks.add(fragment)
     return sorted(leaks)
+
+
+def solution_fingerprints() -> dict[str, str]:
+    """Normalized AST fingerprint digest -> ``"function: edit"`` of every solution function and of each
+    stored edit of it (:mod:`autograder.solution_edits`): what no code students receive may be."""
+    from autograder.class_report.similarity import fingerprint
+    from autograder.functions import FUNCTIONS
+    from autograder.grading.extraction import extract_student_code, function_source
+    from autograder.solution_edits import apply_edits, edits_of
+
+    digests = {}
+    for fn in FUNCTIONS.values():
+        nb = nbformat.read(Path(SOLUTIONS_DIR) / f"{fn.notebook}.ipynb", as_version=4)
+        for edit in [None, *edits_of(nb, fn.name)]:
+            edited = apply_edits(nb, [(fn.name, edit)]) if edit else nb
+            chunks, _ = extract_student_code(edited, [fn.name])
+            found = fingerprint(function_source(chunks, fn.name), fn.name)
+            if found is not None:
+                digests[found["digest"]] = f"{fn.name}: {edit or 'solution'}"
+    return digests

@@ -33,13 +33,10 @@ import autograder
 import course_utils
 from autograder.class_report.similarity import fingerprint
 from autograder.functions import FUNCTIONS
-from autograder.grading.extraction import extract_student_code, function_source
 from autograder.grading.function import grade_function
 from autograder.references import References, inputs_digest
 from autograder.runner import CallOutcome, InProcessRunner, captured, course_model, prepare_call
-from autograder.solution_edits import apply_edits, edits_of
-from tests.helpers.leakage import MIN_LINE, load_solution_code, normalize_code
-from tests.helpers.notebooks import solution_nb
+from tests.helpers.leakage import MIN_LINE, load_solution_code, normalize_code, solution_fingerprints
 
 #: Modules whose functions start processes, write files or run long: read (their code is scanned
 #: above) but not called.
@@ -72,23 +69,9 @@ def _package_functions() -> Iterator[tuple[str, str, str]]:
                 yield str(path), node.name, ast.get_source_segment(source, node) or ""
 
 
-def _solution_variants() -> dict[str, str]:
-    """Normalized fingerprint digest -> "function: edit" for every solution function and edit of it."""
-    digests = {}
-    for fn in FUNCTIONS.values():
-        nb = solution_nb(fn.notebook)
-        for edit in [None, *edits_of(nb, fn.name)]:
-            edited = apply_edits(nb, [(fn.name, edit)]) if edit else nb
-            chunks, _ = extract_student_code(edited, [fn.name])
-            found = fingerprint(function_source(chunks, fn.name), fn.name)
-            if found is not None:
-                digests[found["digest"]] = f"{fn.name}: {edit or 'solution'}"
-    return digests
-
-
 def test_no_package_function_is_a_solution_or_a_variant_of_one() -> None:
     """Is no function body in autograder/ or course_utils/ a solution function or one of its edits?"""
-    solutions = _solution_variants()
+    solutions = solution_fingerprints()
     assert len(solutions) > 40  # every function and every edit was read
     same = [
         f"{path}:{name} is {solutions[found['digest']]}"
