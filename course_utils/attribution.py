@@ -29,6 +29,7 @@ from torch import nn
 from course_utils.progress import progress
 
 __all__ = [
+    "DELETION_FRACTIONS",
     "RANDOMIZATION_STAGES",
     "AttributionFunction",
     "DeletionCurves",
@@ -36,6 +37,7 @@ __all__ = [
     "attribution_map",
     "cascading_randomization",
     "deletion_curves",
+    "path_scores",
     "randomization_test",
     "reinitialize_",
     "sobel_edges",
@@ -186,6 +188,44 @@ def attribution_map(attributions: torch.Tensor, absolute: bool = True) -> torch.
     return summed.abs() if absolute else summed
 
 
+def path_scores(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    model: nn.Module,
+    baseline: torch.Tensor,
+    points: int = 65,
+    batch_size: int = 25,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The class score along the straight path from the baseline to each image (forward passes only).
+
+    Integrated Gradients integrates the gradient along this path; where the score rises steeply, a sum
+    over a few points misses most of the rise.
+
+    Args:
+        X: images ``(N, 3, H, W)`` on the model's device.
+        y: labels ``(N,)`` (int64).
+        model: the classifier.
+        baseline: ``(N, 3, H, W)`` (or broadcastable), the start of the path.
+        points: number of equally spaced positions ``alpha`` from 0 (baseline) to 1 (image), both included.
+        batch_size: images per forward pass.
+
+    Returns:
+        ``(alphas, scores)``: ``(points,)`` positions and ``(N, points)`` unnormalized scores (logits) of
+        each image's class, float64 NumPy arrays.
+    """
+    alphas = np.linspace(0.0, 1.0, points)
+    base = baseline.detach().expand_as(X)
+    pairs = [(n, a) for n in range(len(X)) for a in alphas]
+    scores = []
+    with torch.no_grad():
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start : start + batch_size]
+            images = torch.stack([base[n] + float(a) * (X[n] - base[n]) for n, a in chunk])
+            labels = torch.stack([y[n] for n, _ in chunk])
+            scores.append(model(images).gather(1, labels.view(-1, 1)).squeeze(1).double().cpu())
+    return alphas, torch.cat(scores).view(len(X), points).numpy()
+
+
 @dataclass(frozen=True)
 class RandomizationResult:
     """What :func:`randomization_test` measured.
@@ -283,12 +323,19 @@ def randomization_test(
     )
 
 
+#: Shares of the pixels deleted along a deletion curve: dense at the start, where the probability of a
+#: well-classified photo falls, then every 10% up to all pixels.
+DELETION_FRACTIONS: tuple[float, ...] = (
+    0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0,
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class DeletionCurves:
     """What :func:`deletion_curves` measured.
 
     Attributes:
-        fractions: ``(F,)`` share of the pixels deleted, from 0 to 1.
+        fractions: ``(F,)`` shares of the pixels deleted, increasing (usually from 0 to 1).
         probabilities: method -> ``(N, F)``: softmax probability of each image's class after deleting
             that share of its most-attributed pixels.
     """
@@ -301,7 +348,7 @@ class DeletionCurves:
         return self.probabilities[method].mean(axis=0)
 
     def area(self, method: str) -> np.ndarray:
-        """``(N,)`` area under each image's curve (trapezoid rule over the fractions; in [0, 1]).
+        """``(N,)`` area under each image's curve (trapezoid rule over the fractions; in [0, 1] for 0..1).
 
         Lower is better: the probability fell sooner. Compare with the random order's area.
         """
@@ -323,38 +370,43 @@ def deletion_curves(
     y: torch.Tensor,
     model: nn.Module,
     fill: torch.Tensor | float = 0.0,
-    steps: int = 20,
+    fractions: Sequence[float] = DELETION_FRACTIONS,
     batch_size: int = 25,
     seed: int = 0,
     random_label: str | None = "random order",
 ) -> DeletionCurves:
     """Delete the most-attributed pixels first and record the class probability (deletion curves).
 
-    At step ``k`` of ``steps`` the ``k / steps`` share of the pixels with the largest map values (all three
-    channels of a pixel together) is replaced by ``fill``; the model (no gradients) then gives the softmax
-    probability of class ``y``. Ties are deleted in pixel order. A random order (seeded) is added under
-    ``random_label`` as the baseline a useful map must beat.
+    For each share ``f`` of ``fractions``, the ``round(f * H * W)`` pixels with the largest map values (all
+        three channels of a pixel together) are replaced by ``fill``; the model (no gradients) then gives the
+        softmax probability of class ``y``. Ties are deleted in pixel order. A random order (seeded) is added
+        under ``random_label`` as the baseline a useful map must beat.
 
-    Args:
-        maps: method -> ``(N, H, W)`` maps (larger = more important) for the images ``X``.
-        X: images ``(N, 3, H, W)``, normalized, on the model's device.
-        y: labels ``(N,)`` (int64).
-        model: the classifier.
-        fill: what a deleted pixel becomes, in normalized units: a number, or a tensor broadcastable to
-            ``X`` (e.g. the black image, ``low`` from ``pixel_bounds``).
-        steps: the curve has ``steps + 1`` points, from nothing to everything deleted.
-        batch_size: images per forward pass (memory: ``batch_size`` images at a time).
-        seed: seeds the random order.
-        random_label: label of the random-order curve, or ``None`` to leave it out.
+        Args:
+            maps: method -> ``(N, H, W)`` maps (larger = more important) for the images ``X``.
+            X: images ``(N, 3, H, W)``, normalized, on the model's device.
+            y: labels ``(N,)`` (int64).
+            model: the classifier.
+            fill: what a deleted pixel becomes, in normalized units: a number, or a tensor broadcastable to
+                ``X`` (e.g. the black image, ``low`` from ``pixel_bounds``).
+            fractions: increasing shares in [0, 1] (default :data:`DELETION_FRACTIONS`); include 0 and 1 for
+                areas comparable with other curves.
+            batch_size: images per forward pass (memory: ``batch_size`` images at a time).
+            seed: seeds the random order.
+            random_label: label of the random-order curve, or ``None`` to leave it out.
 
-    Returns:
-        :class:`DeletionCurves`.
+        Returns:
+            :class:`DeletionCurves`.
 
-    Raises:
-        ValueError: if a map's shape is not ``(N, H, W)`` of ``X``, or ``steps < 1``.
+        Raises:
+            ValueError: if a map's shape is not ``(N, H, W)`` of ``X``, or the fractions are not increasing
+                shares in [0, 1].
     """
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
+    fractions = np.asarray(fractions, dtype=np.float64)
+    if fractions.ndim != 1 or len(fractions) < 2 or np.any(np.diff(fractions) <= 0):
+        raise ValueError(f"fractions must be at least two increasing shares, got {fractions.tolist()}")
+    if fractions[0] < 0 or fractions[-1] > 1:
+        raise ValueError(f"fractions are shares of the pixels, in [0, 1]; got {fractions.tolist()}")
     N, _, H, W = X.shape
     maps = dict(maps)
     for label, value in maps.items():
@@ -366,7 +418,6 @@ def deletion_curves(
     if random_label is not None:
         generator = torch.Generator().manual_seed(seed)
         maps[random_label] = torch.rand((N, H, W), generator=generator).to(X.device)
-    fractions = np.linspace(0.0, 1.0, steps + 1)
     counts = torch.as_tensor(np.round(fractions * H * W).astype(np.int64), device=X.device)
     fill_tensor = torch.as_tensor(fill, dtype=X.dtype, device=X.device).expand_as(X)
     probabilities = {}

@@ -23,6 +23,7 @@ from course_utils.plotting import MAX_WIDTH
 __all__ = [
     "plot_convergence",
     "plot_deletion_curves",
+    "plot_path_scores",
     "plot_randomization",
     "show_attributions",
     "show_randomization_maps",
@@ -232,6 +233,45 @@ def plot_deletion_curves(
     ax.set_ylabel("probability of the class (mean over photos)")
     ax.set_xlim(0, 1)
     ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig, ax
+
+
+def plot_path_scores(
+    alphas: np.ndarray,
+    scores: np.ndarray,
+    labels: Sequence[str],
+    steps: int | None = None,
+    ax: Axes | None = None,
+) -> tuple[Figure, Axes]:
+    """The class score along the path from the baseline (alpha = 0) to the image (alpha = 1).
+
+    Args:
+        alphas: ``(P,)`` positions on the path, from :func:`course_utils.attribution.path_scores`.
+        scores: ``(N, P)`` scores (logits) there.
+        labels: ``N`` legend labels.
+        steps: if given, mark the right Riemann sum's points ``k / steps`` (k = 1 .. steps) on each curve,
+            interpolated from ``scores``.
+        ax: axes to draw into instead of a new figure.
+
+    Returns:
+        The figure and the axes drawn into.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    else:
+        fig = ax.figure
+    for values, label in zip(scores, labels, strict=True):
+        (line,) = ax.plot(alphas, values, label=label)
+        if steps:
+            points = np.arange(1, steps + 1) / steps
+            ax.plot(points, np.interp(points, alphas, values), "o", color=line.get_color(), markersize=4)
+    ax.set_xlabel("alpha: baseline (0) to photo (1)")
+    ax.set_ylabel("score of the class (logit)")
+    if steps:
+        ax.set_title(f"dots: the {steps} points of the right Riemann sum", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

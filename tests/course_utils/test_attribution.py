@@ -16,6 +16,7 @@ from course_utils.attribution import (
     attribution_map,
     cascading_randomization,
     deletion_curves,
+    path_scores,
     randomization_test,
     reinitialize_,
     sobel_edges,
@@ -223,7 +224,10 @@ def test_deletion_curves_reward_the_map_that_points_at_what_the_model_uses():
     right = torch.zeros(2, 8, 8)
     right[:, :4, :4] = 1.0
     wrong = 1.0 - right
-    curves = deletion_curves({"right": right, "wrong": wrong}, X, y, RegionScorer(), fill=0.0, steps=4)
+    shares = (0, 0.25, 0.5, 0.75, 1.0)
+    curves = deletion_curves(
+        {"right": right, "wrong": wrong}, X, y, RegionScorer(), fill=0.0, fractions=shares
+    )
     np.testing.assert_allclose(curves.fractions, [0, 0.25, 0.5, 0.75, 1.0])
     full = 1 / (1 + math.exp(-10))
     # 16 of 64 pixels are the region: deleting the top quarter of "right" removes all of it
@@ -234,7 +238,7 @@ def test_deletion_curves_reward_the_map_that_points_at_what_the_model_uses():
 
 
 def test_deletion_curves_delete_exact_shares_and_break_ties_by_pixel_order():
-    """With a constant map, are the first k pixels (row-major) deleted at step k, all channels at once?"""
+    """Constant map: are the first k of 4 pixels (row-major) deleted at share k/4, all channels at once?"""
     X = torch.ones(1, 3, 2, 2)
     seen = []
 
@@ -243,7 +247,10 @@ def test_deletion_curves_delete_exact_shares_and_break_ties_by_pixel_order():
             seen.append(images.clone())
             return torch.zeros(len(images), 2)
 
-    deletion_curves({"flat": torch.zeros(1, 2, 2)}, X, torch.tensor([0]), Spy(), steps=4, random_label=None)
+    shares = (0, 0.25, 0.5, 0.75, 1.0)
+    deletion_curves(
+        {"flat": torch.zeros(1, 2, 2)}, X, torch.tensor([0]), Spy(), fractions=shares, random_label=None
+    )
     images = torch.cat(seen)
     assert images.shape == (5, 3, 2, 2)
     kept = (images != 0).all(dim=1).flatten(1)  # (steps + 1, 4) pixel kept
@@ -256,5 +263,19 @@ def test_deletion_curves_refuse_maps_of_the_wrong_shape():
     X = torch.ones(1, 3, 4, 4)
     with pytest.raises(ValueError, match=r"\(1, 4, 4\)"):
         deletion_curves({"ig": torch.ones(1, 3, 4, 4)}, X, torch.tensor([0]), RegionScorer())
-    with pytest.raises(ValueError, match="steps"):
-        deletion_curves({}, X, torch.tensor([0]), RegionScorer(), steps=0)
+    for shares in ((0.5,), (0.0, 0.5, 0.5), (0.0, 1.5)):
+        with pytest.raises(ValueError, match="fractions"):
+            deletion_curves({}, X, torch.tensor([0]), RegionScorer(), fractions=shares)
+
+
+def test_path_scores_walk_from_the_baseline_to_the_image():
+    """At alpha 0 the baseline's score, at 1 the image's, linear in between for a linear model?"""
+    torch.manual_seed(0)
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 3)).requires_grad_(False)
+    X, baseline, y = torch.randn(2, 3, 4, 4), torch.randn(2, 3, 4, 4), torch.tensor([2, 0])
+    alphas, scores = path_scores(X, y, linear, baseline, points=5, batch_size=3)
+    np.testing.assert_allclose(alphas, [0, 0.25, 0.5, 0.75, 1])
+    start = linear(baseline).gather(1, y.view(-1, 1)).squeeze(1).double().numpy()
+    end = linear(X).gather(1, y.view(-1, 1)).squeeze(1).double().numpy()
+    expected = start[:, None] + alphas[None, :] * (end - start)[:, None]
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5)

@@ -12,6 +12,7 @@ from course_utils.attribution_figures import (
     _scaled,
     plot_convergence,
     plot_deletion_curves,
+    plot_path_scores,
     plot_randomization,
     show_attributions,
     show_randomization_maps,
@@ -111,3 +112,13 @@ def test_plot_convergence_uses_log_axes_with_the_step_counts_as_ticks():
     _, ax = plot_convergence([4, 8, 16], {"a": [0.1, 0.05, 0.025]})
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["4", "8", "16"]
+
+
+def test_plot_path_scores_marks_the_riemann_points():
+    """One curve per image and, with steps, one dot per point k / steps at the curve's height?"""
+    alphas = np.linspace(0, 1, 5)
+    scores = np.vstack([alphas * 4, 1 - alphas])
+    _, ax = plot_path_scores(alphas, scores, ["a", "b"], steps=2)
+    lines = ax.get_lines()
+    assert len(lines) == 4
+    np.testing.assert_allclose(lines[1].get_xydata(), [[0.5, 2.0], [1.0, 4.0]])
