@@ -30,6 +30,7 @@ from course_utils.progress import progress
 
 __all__ = [
     "DELETION_FRACTIONS",
+    "PATH_ALPHAS",
     "RANDOMIZATION_STAGES",
     "AttributionFunction",
     "DeletionCurves",
@@ -188,12 +189,19 @@ def attribution_map(attributions: torch.Tensor, absolute: bool = True) -> torch.
     return summed.abs() if absolute else summed
 
 
+#: Positions on the path from the baseline (0) to the image (1) where :func:`path_scores` evaluates the
+#: score: every 0.01 up to 0.2, where the score of a photo rises from the black image's, then every 0.05.
+PATH_ALPHAS: tuple[float, ...] = tuple(
+    float(a) for a in np.round(np.r_[np.arange(0, 0.2, 0.01), np.arange(0.2, 1.0001, 0.05)], 4)
+)
+
+
 def path_scores(
     X: torch.Tensor,
     y: torch.Tensor,
     model: nn.Module,
     baseline: torch.Tensor,
-    points: int = 65,
+    alphas: Sequence[float] = PATH_ALPHAS,
     batch_size: int = 25,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The class score along the straight path from the baseline to each image (forward passes only).
@@ -206,14 +214,14 @@ def path_scores(
         y: labels ``(N,)`` (int64).
         model: the classifier.
         baseline: ``(N, 3, H, W)`` (or broadcastable), the start of the path.
-        points: number of equally spaced positions ``alpha`` from 0 (baseline) to 1 (image), both included.
+        alphas: positions on the path, 0 for the baseline and 1 for the image (default :data:`PATH_ALPHAS`).
         batch_size: images per forward pass.
 
     Returns:
-        ``(alphas, scores)``: ``(points,)`` positions and ``(N, points)`` unnormalized scores (logits) of
-        each image's class, float64 NumPy arrays.
+        ``(alphas, scores)``: ``(P,)`` positions and ``(N, P)`` unnormalized scores (logits) of each image's
+        class, float64 NumPy arrays.
     """
-    alphas = np.linspace(0.0, 1.0, points)
+    alphas = np.asarray(alphas, dtype=np.float64)
     base = baseline.detach().expand_as(X)
     pairs = [(n, a) for n in range(len(X)) for a in alphas]
     scores = []
@@ -223,7 +231,7 @@ def path_scores(
             images = torch.stack([base[n] + float(a) * (X[n] - base[n]) for n, a in chunk])
             labels = torch.stack([y[n] for n, _ in chunk])
             scores.append(model(images).gather(1, labels.view(-1, 1)).squeeze(1).double().cpu())
-    return alphas, torch.cat(scores).view(len(X), points).numpy()
+    return alphas, torch.cat(scores).view(len(X), len(alphas)).numpy()
 
 
 @dataclass(frozen=True)

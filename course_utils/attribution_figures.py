@@ -167,6 +167,7 @@ def plot_randomization(
     result: RandomizationResult,
     methods: Sequence[str] | None = None,
     versus_edges: bool = False,
+    legend: bool = True,
     ax: Axes | None = None,
 ) -> tuple[Figure, Axes]:
     """Rank correlation with the trained model's map (or with the edge map), stage by stage.
@@ -177,6 +178,7 @@ def plot_randomization(
         result: from :func:`course_utils.attribution.randomization_test`.
         methods: the methods to plot (default: all).
         versus_edges: plot the correlation with the Sobel edge map instead of with the trained map.
+        legend: draw the legend, outside the axes on the right (where it hides no line).
         ax: axes to draw into instead of a new figure.
 
     Returns:
@@ -201,7 +203,8 @@ def plot_randomization(
     ax.set_ylabel("rank correlation with the " + ("edge map" if versus_edges else "trained model's map"))
     ax.set_ylim(-0.45, 1.05)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig, ax
 
@@ -211,7 +214,9 @@ def plot_deletion_curves(
 ) -> tuple[Figure, Axes]:
     """Mean class probability against the share of pixels deleted, one line per method.
 
-    The legend gives each method's mean area under the curve (lower: the probability fell sooner).
+    The x axis is on a square-root scale, so that the first few percent, where good maps make the
+    probability fall, are readable. The legend gives each method's mean area under the curve (computed on
+    the linear scale; lower: the probability fell sooner).
 
     Args:
         curves: from :func:`course_utils.attribution.deletion_curves`.
@@ -229,7 +234,10 @@ def plot_deletion_curves(
         style = {"color": "grey", "linestyle": "--"} if method.startswith("random") else {}
         label = f"{method} (area {curves.area(method).mean():.3f})"
         ax.plot(curves.fractions, curves.mean(method), marker="o", markersize=3, label=label, **style)
-    ax.set_xlabel("share of pixels deleted, most attributed first")
+    ax.set_xscale("function", functions=(np.sqrt, np.square))
+    ticks = [0, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0]
+    ax.set_xticks(ticks, [f"{t:.0%}" for t in ticks])
+    ax.set_xlabel("share of pixels deleted, most attributed first (square-root scale)")
     ax.set_ylabel("probability of the class (mean over photos)")
     ax.set_xlim(0, 1)
     ax.set_ylim(bottom=0)

@@ -273,7 +273,7 @@ def test_path_scores_walk_from_the_baseline_to_the_image():
     torch.manual_seed(0)
     linear = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 3)).requires_grad_(False)
     X, baseline, y = torch.randn(2, 3, 4, 4), torch.randn(2, 3, 4, 4), torch.tensor([2, 0])
-    alphas, scores = path_scores(X, y, linear, baseline, points=5, batch_size=3)
+    alphas, scores = path_scores(X, y, linear, baseline, alphas=(0, 0.25, 0.5, 0.75, 1), batch_size=3)
     np.testing.assert_allclose(alphas, [0, 0.25, 0.5, 0.75, 1])
     start = linear(baseline).gather(1, y.view(-1, 1)).squeeze(1).double().numpy()
     end = linear(X).gather(1, y.view(-1, 1)).squeeze(1).double().numpy()

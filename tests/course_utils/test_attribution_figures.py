@@ -88,12 +88,13 @@ def test_plot_randomization_draws_one_line_per_method_over_the_stages():
     fig, ax = plt.subplots()
     out_fig, out_ax = plot_randomization(_result(), ax=ax)
     assert out_fig is fig and out_ax is ax
+    assert ax.get_legend() is not None
     lines = [line for line in ax.get_lines() if line.get_label() in _result().correlations]
     assert [line.get_label() for line in lines] == ["gradient", "Grad-CAM", "edge detector"]
     assert lines[-1].get_linestyle() == "--"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["trained", "classifier", "head"]
-    _, ax2 = plot_randomization(_result(), versus_edges=True)
-    assert "edge" in ax2.get_ylabel()
+    _, ax2 = plot_randomization(_result(), versus_edges=True, legend=False)
+    assert "edge" in ax2.get_ylabel() and ax2.get_legend() is None
 
 
 def test_plot_deletion_curves_gives_the_area_in_the_legend():
@@ -105,6 +106,7 @@ def test_plot_deletion_curves_gives_the_area_in_the_legend():
     _, ax = plot_deletion_curves(curves)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["good (area 0.250)", "random order (area 0.750)"]
+    assert ax.get_xticklabels()[1].get_text() == "1%"
 
 
 def test_plot_convergence_uses_log_axes_with_the_step_counts_as_ticks():

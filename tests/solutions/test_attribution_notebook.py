@@ -1,4 +1,4 @@
-"""solutions/Attribution.ipynb follows the course's nbgrader conventions, and its named mistakes are real ones."""
+"""solutions/Attribution.ipynb follows the course's nbgrader conventions; its named mistakes are real ones."""
 
 from __future__ import annotations
 
@@ -48,7 +48,11 @@ def test_every_cell_has_a_unique_grade_id_that_is_its_id(nb) -> None:
     ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells]
     assert len(ids) == len(set(ids))
     assert [c.id for c in nb.cells] == ids
-    assert nb.metadata.kernelspec == {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    assert nb.metadata.kernelspec == {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
 
 
 @pytest.mark.parametrize("function", [*GRADED, "compute_saliency_maps_from_part_1"])
@@ -134,5 +138,7 @@ def test_each_named_mistake_shows_on_the_proposed_check_inputs(model, nb, functi
             continue
         mistaken = attribution_namespace(apply_edits(nb, function, edits))[function]
         out, problem, hooks = call_with_fresh_model(mistaken, call, model64)
-        shown = bool(problem) or hooks > 0 or not isinstance(out, torch.Tensor) or out.shape != reference.shape
+        shown = (
+            bool(problem) or hooks > 0 or not isinstance(out, torch.Tensor) or out.shape != reference.shape
+        )
         assert shown or error(out, reference) > 100 * TOLERANCE[function], name
