@@ -46,6 +46,13 @@ def _scaled(one_map: np.ndarray, percentile: float) -> np.ndarray:
     return np.clip(one_map / top, 0.0, 1.0) if top > 0 else np.zeros_like(one_map)
 
 
+def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """``ax`` and its figure, or a new figure of ``figsize`` inches with one axes."""
+    if ax is None:
+        return plt.subplots(figsize=figsize)
+    return ax.figure, ax
+
+
 def _axes_grid(
     rows: int, cols: int, cell: float, axes: np.ndarray | None, extra_height: float = 0.0
 ) -> tuple[Figure, np.ndarray]:
@@ -184,10 +191,7 @@ def plot_randomization(
     Returns:
         The figure and the axes drawn into.
     """
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.5, 4.0))
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax, (6.5, 4.0))
     table = result.edge_correlations if versus_edges else result.correlations
     x = np.arange(len(result.stages))
     for method in result.correlations if methods is None else methods:
@@ -226,10 +230,7 @@ def plot_deletion_curves(
     Returns:
         The figure and the axes drawn into.
     """
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.5, 4.0))
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax, (6.5, 4.0))
     for method in curves.probabilities if methods is None else methods:
         style = {"color": "grey", "linestyle": "--"} if method.startswith("random") else {}
         label = f"{method} (area {curves.area(method).mean():.3f})"
@@ -267,10 +268,7 @@ def plot_path_scores(
     Returns:
         The figure and the axes drawn into.
     """
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax, (5.5, 3.5))
     for values, label in zip(scores, labels, strict=True):
         (line,) = ax.plot(alphas, values, label=label)
         if steps:
@@ -303,10 +301,7 @@ def plot_convergence(
     Returns:
         The figure and the axes drawn into.
     """
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5.0, 3.5))
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax, (5.0, 3.5))
     for label, values in errors.items():
         ax.plot(steps, np.asarray(values, dtype=float), marker="o", label=label)
     ax.set_xscale("log", base=2)
