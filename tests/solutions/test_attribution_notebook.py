@@ -142,3 +142,33 @@ def test_each_named_mistake_shows_on_the_proposed_check_inputs(model, nb, functi
             bool(problem) or hooks > 0 or not isinstance(out, torch.Tensor) or out.shape != reference.shape
         )
         assert shown or error(out, reference) > 100 * TOLERANCE[function], name
+
+
+@pytest.mark.slow
+def test_the_student_version_runs_top_to_bottom_and_says_what_to_implement(nb) -> None:
+    """With every solution region replaced by `pass` (what students get), does "Run All" finish with no error
+    outside the self-check cells, and do the demo cells say which function to implement first?"""
+    from nbclient import NotebookClient
+
+    from tests.helpers.notebooks import REPO, replace_solution
+
+    stub = nb
+    for function in (*GRADED, "compute_saliency_maps_from_part_1"):
+        stub = replace_solution(stub, function, "pass")
+    NotebookClient(
+        stub, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(REPO / "solutions")}}
+    ).execute()
+    errors = [c.id for c in stub.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert set(errors) <= {f"test_{f}" for f in GRADED}, errors
+    printed = "".join(
+        o.get("text", "")
+        for c in stub.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    )
+    for message in (
+        "integrated_gradients returned None",
+        "grad_cam returned None",
+        "Implement the functions",
+    ):
+        assert message in printed

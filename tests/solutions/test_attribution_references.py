@@ -9,7 +9,7 @@ Tolerances, norm-based relative error ``||a - b|| / (||a|| + ||b||)`` (``norm_re
 
 * Grad-CAM and the vanilla gradient: 1e-10 (the same arithmetic: measured 0 at bn2, blocks.4 and blocks.2);
 * Integrated Gradients: 1e-6. Captum's path points ``alpha_k`` come from a float32 ``torch.linspace``: exact
-  for 4, 16 or 64 steps (measured 0 to 1.3e-16), rounded otherwise (measured 2.2e-8 for 7 steps, 1.1e-8 for 50);
+  for 4, 16 or 64 steps (measured 0 to 1.3e-16), rounded otherwise (measured 2.2e-8 at 7 steps, 1.1e-8 at 50);
 * SmoothGrad: 1e-10, with Captum's noise replaced by the course's own draws (same generator, same order);
 * Spearman: 1e-12 absolute against ``scipy.stats.spearmanr``, ties included (measured <= 5.6e-17).
 """
