@@ -16,7 +16,8 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from course_utils.attribution import DeletionCurves, RandomizationResult
+from course_utils.attribution import DeletionCurves
+from course_utils.attribution_sanity import RandomizationResult
 from course_utils.image import deprocess
 from course_utils.plotting import MAX_WIDTH
 
@@ -128,7 +129,7 @@ def show_randomization_maps(
     """The first image's map for each method (rows) after each randomization stage (columns).
 
     Args:
-        result: from :func:`course_utils.attribution.randomization_test`.
+        result: from :func:`course_utils.attribution_sanity.randomization_test`.
         stages: the stages to show, in order (default: all, ``"trained"`` first).
         methods: the methods to show, in order (default: all, the edge control last).
         cell: panel size in inches (shrunk so that the figure is at most 10 inches wide).
@@ -182,7 +183,7 @@ def plot_randomization(
     Each line is the mean over the images; the shaded band spans the images' smallest to largest value.
 
     Args:
-        result: from :func:`course_utils.attribution.randomization_test`.
+        result: from :func:`course_utils.attribution_sanity.randomization_test`.
         methods: the methods to plot (default: all).
         versus_edges: plot the correlation with the Sobel edge map instead of with the trained map.
         legend: draw the legend, outside the axes on the right (where it hides no line).

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.attribution import DeletionCurves, RandomizationResult
+from course_utils.attribution import DeletionCurves
 from course_utils.attribution_figures import (
     _scaled,
     plot_convergence,
@@ -17,6 +17,7 @@ from course_utils.attribution_figures import (
     show_attributions,
     show_randomization_maps,
 )
+from course_utils.attribution_sanity import RandomizationResult
 
 
 @pytest.fixture(autouse=True)
