@@ -13,20 +13,15 @@ Usage: python bench/bench_network_visualization.py [--device cpu|cuda] [--write]
 
 from __future__ import annotations
 
-import argparse
-import os
-import resource
-import time
-from collections import defaultdict
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-from reference_unit import format_budget, fwd_bwd_seconds
+from notebook_bench import bench_notebook
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "NetworkVisualization.ipynb"
 #: Wall time of the whole notebook (kernel start included), in forward+backward passes of batch 5.
 BUDGET_UNITS = 450.0
+#: Seconds one cell may take.
+TIMEOUT = 600
 
 #: Cell id prefix -> part of the notebook it belongs to (first match wins; the rest is "setup").
 PARTS = {
@@ -43,70 +38,5 @@ PARTS = {
 }
 
 
-def part_of(cell_id: str) -> str:
-    """Name of the notebook part a cell id belongs to."""
-    for prefix, part in PARTS.items():
-        if cell_id.startswith(prefix):
-            return part
-    return "setup"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--device", default=None, help="sets COURSE_DEVICE (default: automatic)")
-    parser.add_argument("--write", action="store_true", help="write the executed notebook back in place")
-    args = parser.parse_args()
-    os.environ["COURSE_PROGRESS"] = "0"
-    if args.device:
-        os.environ["COURSE_DEVICE"] = args.device
-
-    unit_before = fwd_bwd_seconds(args.device)
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    started: dict[str, float] = {}
-    per_cell: dict[str, float] = {}
-
-    def on_start(cell, cell_index):  # nbclient hook signature
-        started[cell.id] = time.perf_counter()
-
-    def on_done(cell, cell_index, execute_reply):
-        per_cell[cell.id] = time.perf_counter() - started[cell.id]
-
-    client = NotebookClient(
-        nb,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-        on_cell_start=on_start,
-        on_cell_executed=on_done,
-    )
-    start = time.perf_counter()
-    client.execute()
-    total = time.perf_counter() - start
-    unit_after = fwd_bwd_seconds(args.device)
-    unit = (unit_before + unit_after) / 2
-
-    parts: dict[str, float] = defaultdict(float)
-    for cell_id, seconds in per_cell.items():
-        parts[part_of(cell_id)] += seconds
-    print(f"{'part':<22}{'seconds':>8}")
-    for part in ("setup", "saliency", "fooling", "class visualization"):
-        print(f"{part:<22}{parts[part]:>8.1f}")
-    print(f"{'cells total':<22}{sum(per_cell.values()):>8.1f}")
-    print(f"{'wall (with kernel)':<22}{total:>8.1f}")
-    print(f"fwd+bwd unit: {unit_before:.3f} s before, {unit_after:.3f} s after the notebook")
-    print(f"NetworkVisualization: {format_budget(total, unit, BUDGET_UNITS)}")
-    # The kernel is a child process, reaped when the client shuts it down: its CPU time is a
-    # load-independent figure when other jobs share the machine (wall time then overstates).
-    kernel_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(f"{'kernel CPU (user+sys)':<22}{kernel_cpu.ru_utime + kernel_cpu.ru_stime:>8.1f}")
-    slowest = sorted(per_cell.items(), key=lambda kv: -kv[1])[:5]
-    print("slowest cells: " + ", ".join(f"{cell_id} {seconds:.1f}s" for cell_id, seconds in slowest))
-    if args.write:
-        for cell in nb.cells:  # nbclient's timestamps would make every run a diff
-            cell.metadata.pop("execution", None)
-        nbformat.write(nb, NOTEBOOK)
-        print(f"wrote {NOTEBOOK}")
-
-
 if __name__ == "__main__":
-    main()
+    bench_notebook(NOTEBOOK, PARTS, BUDGET_UNITS, __doc__, timeout=TIMEOUT)

@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
 __all__ = ["format_budget", "fwd_bwd_seconds"]
 
 
-def fwd_bwd_seconds(device: str | None = None, repeats: int = 7, batch: int = 5, size: int = 224) -> float:
+def fwd_bwd_seconds(
+    device: str | None = None,
+    repeats: int = 7,
+    batch: int = 5,
+    size: int = 224,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """Median seconds of one forward+backward pass of the course model w.r.t. its input.
 
     Args:
@@ -30,6 +37,8 @@ def fwd_bwd_seconds(device: str | None = None, repeats: int = 7, batch: int = 5,
         repeats: timed repeats (after two warm-up passes); the median is returned.
         batch: images per pass.
         size: image side in pixels.
+        clock: ``time.perf_counter`` (wall time) or ``time.process_time`` (this process's CPU time, all
+            threads: less sensitive to other jobs on a shared machine; compare with a child's CPU time).
 
     Returns:
         Seconds (float) of one pass: ``model(X)`` then ``scores.sum().backward()`` for ``X`` of shape
@@ -45,11 +54,11 @@ def fwd_bwd_seconds(device: str | None = None, repeats: int = 7, batch: int = 5,
         x = X.clone().requires_grad_(True)
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start = clock()
         model(x).sum().backward()
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        return time.perf_counter() - start
+        return clock() - start
 
     for _ in range(2):
         one()
