@@ -59,6 +59,7 @@ NOTEBOOKS: dict[str, Notebook] = {
     for nb in (
         Notebook("NetworkVisualization", _answers(4)),
         Notebook("StyleTransfer", _answers(4)),
+        Notebook("Attribution", _answers(5)),
     )
 }
 

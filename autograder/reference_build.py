@@ -141,9 +141,9 @@ class SolutionRunner:
         """The edits stored with ``function``'s solution cell."""
         return edits_of(self.nb, function)
 
-    def run(self, function: str, call: Call, edit: str | None = None) -> CallOutcome:
-        """Call the (edited) solution function on fresh copies of the call's arguments."""
-        return InProcessRunner(self.namespace(function, edit), self.model).run(function, call)
+    def run(self, function: str, call: Call, edit: str | None = None, seed: int = 0) -> CallOutcome:
+        """Call the (edited) solution function on fresh copies of the call's arguments, torch seeded."""
+        return InProcessRunner(self.namespace(function, edit), self.model).run(function, call, seed)
 
     def run_recorded(
         self, function: str, call: Call, edit: str | None = None

@@ -29,6 +29,7 @@ __all__ = [
     "InProcessRunner",
     "PlainDataError",
     "course_model",
+    "hook_count",
     "plain_data",
     "reset_torch_state",
     "student_traceback",
@@ -55,8 +56,8 @@ class Call:
     Attributes:
         args: positional arguments; tensors are copied before the call, :data:`MODEL` is replaced.
         kwargs: keyword arguments.
-        capture_args: indices of arguments to report after the call (in-place functions), with
-            their ``.grad``.
+        capture_args: indices of arguments to report after the call: tensors with their ``.grad``
+            (in-place functions), models with the number of hooks left on them.
     """
 
     args: tuple[Any, ...]
@@ -205,11 +206,21 @@ def prepare_call(call: Call, model_factory: Callable[[], torch.nn.Module]) -> tu
     return args, kwargs
 
 
+def hook_count(model: torch.nn.Module) -> int:
+    """Forward, forward-pre, backward and backward-pre hooks registered on any module of ``model``."""
+    hooks = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+    return sum(len(getattr(m, name)) for m in model.modules() for name in hooks)
+
+
 def captured(args: list, indices: tuple[int, ...]) -> dict[int, dict[str, Any]]:
-    """The captured arguments after a call, with their gradients, as plain data."""
-    out = {}
+    """The captured arguments after a call, as plain data: a tensor with its gradient (in-place functions),
+    a model with the number of hooks left registered on it (functions that hook into the model)."""
+    out: dict[int, dict[str, Any]] = {}
     for i in indices:
         arg = args[i]
+        if isinstance(arg, torch.nn.Module):
+            out[i] = {"value": None, "grad": None, "hooks": hook_count(arg)}
+            continue
         grad = arg.grad if isinstance(arg, torch.Tensor) else None
         out[i] = {"value": plain_data(arg), "grad": None if grad is None else plain_data(grad)}
     return out
@@ -231,8 +242,8 @@ class InProcessRunner:
     def _model_copy(self) -> torch.nn.Module:
         return copy.deepcopy(self.model if self.model is not None else course_model())
 
-    def run(self, function: str, call: Call) -> CallOutcome:
-        """Call ``namespace[function]`` with fresh copies of the call's arguments."""
+    def run(self, function: str, call: Call, seed: int = 0) -> CallOutcome:
+        """Call ``namespace[function]`` on fresh copies of its arguments, torch seeded with ``seed``."""
         func = self.namespace.get(function)
         if not callable(func):
             return CallOutcome("missing", message=f"{function} is not defined")
@@ -240,7 +251,7 @@ class InProcessRunner:
         start = time.perf_counter()
         try:
             with torch.random.fork_rng():
-                reset_torch_state()
+                reset_torch_state(seed)
                 value = func(*args, **kwargs)
             outcome = CallOutcome("ok", value=plain_data(value), args=captured(args, call.capture_args))
         except PlainDataError as exc:

@@ -33,17 +33,16 @@ import torch
 from reference_unit import fwd_bwd_seconds
 from scipy.stats import spearmanr
 
-from autograder.checks.base import norm_rel_error, rel_error
+from autograder.checks.compare import norm_rel_error, rel_error
 from course_utils.models import load_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for tests.helpers
 from tests.helpers.attribution import (
     GRADED,
-    apply_edits,
     attribution_namespace,
     call_with_fresh_model,
     check_inputs,
-    mistake_edits,
+    mistake_versions,
     solution_notebook,
 )
 
@@ -52,10 +51,7 @@ def solution_and_mistakes() -> tuple[dict[str, Callable], dict[str, dict[str, Ca
     """The solution's functions, and per function each mistake's version (by mistake id)."""
     nb = solution_notebook()
     solution = attribution_namespace(nb)
-    mistakes: dict[str, dict[str, Callable]] = {f: {} for f in GRADED}
-    for name, (function, edits) in mistake_edits(nb).items():
-        mistakes[function][name] = attribution_namespace(apply_edits(nb, function, edits))[function]
-    return {f: solution[f] for f in GRADED}, mistakes
+    return {f: solution[f] for f in GRADED}, mistake_versions(nb)
 
 
 def with_threads(n: int, fn: Callable[[], Any]) -> Any:

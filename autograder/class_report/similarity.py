@@ -24,8 +24,9 @@ __all__ = ["MAX_SOURCE_CHARS", "MIN_NODES", "fingerprint", "normalized_dump"]
 #: test_similarity.py re-measures it): the solutions' content_loss has 18 nodes, style_loss 56,
 #: class_visualization_update_step 72, gram_matrix 73, compute_saliency_maps 75 -- each one formula
 #: or 2-4 statements that the notebook's text and hints spell out, so independent students write
-#: them identically -- while tv_loss has 83 and make_fooling_image 106 (a loop with a stopping rule
-#: and a normalized in-place step, where students make many small choices). The released stubs have
+#: them identically -- while tv_loss has 83, make_fooling_image 106 (a loop with a stopping rule
+#: and a normalized in-place step, where students make many small choices), and the Attribution
+#: notebook's integrated_gradients 117, rank_correlation 165 and grad_cam 223. The released stubs have
 #: 1-24 nodes and the classic-mistake edits 21-178. 80 compares the two longest solutions and every
 #: submission whose own code is longer than the solutions' short forms.
 MIN_NODES = 80

@@ -33,49 +33,48 @@ class ClassVisualizationUpdateStep(GradedFunction):
         1e-4,
         "norm",
         why="Compared on the step (image after minus image before), so the image cannot hide a wrong "
-        "step; float64, the same noise argument as for saliency (correct steps agree within 1e-15). "
-        "The closest mistakes, a penalty on the norm instead of its square and a missing regularizer, are "
-        "0.23 away (and 0.04 from each other on the second case, where l2_reg is large).",
+        "step; float64, the same noise argument as for saliency (correct steps agree within 1e-15). The "
+        "closest mistakes, a penalty on the norm instead of its square and a missing regularizer, are 0.23 "
+        "away (and 0.04 from each other on the second case, where l2_reg is large).",
     )
     hint = (
-        "Checked: the step your function takes in place (img after minus img before) on two random "
-        "images (l2_reg 0.01 and 0.5, learning_rate 5), against the reference steps (accepted when the "
-        "norm-based rel_error is below {threshold}). Re-read 'Class visualization': gradient ASCENT on "
-        "the regularized score s_y(I) - lambda * ||I||^2 (the squared L2 norm), the step normalized by "
-        "the gradient's L2 norm, the update made in place inside `torch.no_grad()`, and the gradient "
-        "reset after it."
+        "Checked: the step your function takes in place (img after minus img before) on two random images "
+        "(l2_reg 0.01 and 0.5, learning_rate 5), against the reference steps (accepted when the norm-based "
+        "rel_error is below {threshold}). Re-read 'Class visualization': gradient ASCENT on the regularized "
+        "score s_y(I) - lambda * ||I||^2 (the squared L2 norm), the step normalized by the gradient's L2 "
+        "norm, the update made in place inside `torch.no_grad()`, and the gradient reset after it."
     )
     mistakes = (
         Mistake(
             "class_vis_wrong_sign",
             "regularizer with the wrong sign",
             "Your step moves the wrong way on the L2 term. The objective is the class score MINUS l2_reg "
-            "times the squared L2 norm of the image, so the regularizer is subtracted: its gradient "
-            "must pull the pixels toward 0.",
+            "times the squared L2 norm of the image, so the regularizer is subtracted: its gradient must "
+            "pull the pixels toward 0.",
         ),
         Mistake(
             "class_vis_unsquared_penalty",
             "penalty on the L2 norm, not on its square",
-            "Your penalty is l2_reg times the L2 NORM of the image; the objective uses the SQUARED L2 "
-            "norm (the sum of the squared pixels), whose gradient grows with each pixel's own value.",
+            "Your penalty is l2_reg times the L2 NORM of the image; the objective uses the SQUARED L2 norm "
+            "(the sum of the squared pixels), whose gradient grows with each pixel's own value.",
         ),
         Mistake(
             "class_vis_no_regularizer",
             "regularizer missing",
-            "Your step ignores the L2 regularization: the objective (in the docstring) includes the "
-            "penalty l2_reg times the squared L2 norm of the image, and its gradient is part of the step.",
+            "Your step ignores the L2 regularization: the objective (in the docstring) includes the penalty "
+            "l2_reg times the squared L2 norm of the image, and its gradient is part of the step.",
         ),
         Mistake(
             "class_vis_unnormalized",
             "unnormalized step",
-            "Normalize the gradient: the step is learning_rate times the gradient divided by the "
-            "gradient's L2 norm, so each step has length learning_rate whatever the gradient's scale.",
+            "Normalize the gradient: the step is learning_rate times the gradient divided by the gradient's "
+            "L2 norm, so each step has length learning_rate whatever the gradient's scale.",
         ),
         Mistake(
             "class_vis_grad_not_zeroed",
             "img.grad left non-zero",
-            "Zero the gradient after the step, in place (`.grad.zero_()`): backward() adds to .grad, "
-            "so otherwise gradients accumulate across the steps of the visualization loop.",
+            "Zero the gradient after the step, in place (`.grad.zero_()`): backward() adds to .grad, so "
+            "otherwise gradients accumulate across the steps of the visualization loop.",
             credit=0.5,
             detect="judge",
             evidence="img.grad after the call",
@@ -84,8 +83,8 @@ class ClassVisualizationUpdateStep(GradedFunction):
             "class_vis_img_rebound",
             "img rebound to a new tensor instead of updated in place",
             "Your function assigns a new tensor to the name img (img = ...), which the caller never sees: "
-            "the caller keeps its own img. Change the tensor itself, in place: an augmented assignment "
-            "on img (+=) inside `torch.no_grad()`.",
+            "the caller keeps its own img. Change the tensor itself, in place: an augmented assignment on "
+            "img (+=) inside `torch.no_grad()`.",
             detect="judge",
             evidence="img unchanged, `img = ...` in the source",
         ),

@@ -25,8 +25,8 @@ class ContentLoss(GradedFunction):
     hint = (
         "Checked: your scalar for random current and original features of shape (1, 16, 12, 12) and a "
         "content weight in [0.02, 0.5], against the reference (accepted when rel_error < {threshold}). "
-        "Re-read 'Content loss': the formula L_c is the content weight times the SUM over every element "
-        "of the squared difference between current and original features; return it as a scalar."
+        "Re-read 'Content loss': the formula L_c is the content weight times the SUM over every element of "
+        "the squared difference between current and original features; return it as a scalar."
     )
     mistakes = (
         Mistake(
@@ -37,8 +37,8 @@ class ContentLoss(GradedFunction):
         Mistake(
             "content_mean_instead_of_sum",
             "mean instead of sum",
-            "Sum the squared differences, don't average them: the mean divides the loss by the number "
-            "of elements, C times H times W.",
+            "Sum the squared differences, don't average them: the mean divides the loss by the number of "
+            "elements, C times H times W.",
         ),
         Mistake(
             "content_weight_missing", "weight missing", "Multiply by content_weight (w_c in the formula)."

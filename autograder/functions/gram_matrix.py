@@ -27,10 +27,10 @@ class GramMatrix(GradedFunction):
     )
     hint = (
         "Checked: your result for random features of shape (2, 8, 6, 5), with normalize=True and with "
-        "normalize=False, against the reference of shape (N, C, C) = (2, 8, 8) (accepted when rel_error "
-        "< {threshold}). Re-read 'Style loss: the Gram matrix': flatten each image's spatial dimensions, "
-        "take the inner product of every pair of channels (one batched matrix product), and divide by "
-        "the number of neurons H * W * C only when normalize is True."
+        "normalize=False, against the reference of shape (N, C, C) = (2, 8, 8) (accepted when rel_error < "
+        "{threshold}). Re-read 'Style loss: the Gram matrix': flatten each image's spatial dimensions, take "
+        "the inner product of every pair of channels (one batched matrix product), and divide by the number "
+        "of neurons H * W * C only when normalize is True."
     )
     mistakes = (
         Mistake(
@@ -42,8 +42,8 @@ class GramMatrix(GradedFunction):
         Mistake(
             "gram_always_normalized",
             "normalized even with normalize=False",
-            "Divide by H * W * C only when normalize is True: with normalize=False the caller wants the "
-            "raw Gram matrix.",
+            "Divide by H * W * C only when normalize is True: with normalize=False the caller wants the raw "
+            "Gram matrix.",
             credit=0.5,
         ),
         Mistake("gram_normalized_by_hw", "normalized by H*W only", _ALL_THREE),
@@ -51,15 +51,15 @@ class GramMatrix(GradedFunction):
         Mistake(
             "gram_wrong_transpose",
             "wrong dimensions transposed",
-            "You multiplied (N, HW, C) by (N, C, HW), giving (N, HW, HW). The Gram matrix is "
-            "(N, C, C): inner products between CHANNELS, so the transposed copy is the right-hand factor.",
+            "You multiplied (N, HW, C) by (N, C, HW), giving (N, HW, HW). The Gram matrix is (N, C, C): "
+            "inner products between CHANNELS, so the transposed copy is the right-hand factor.",
         ),
         Mistake(
             "gram_python_loop",
             "Python loop",
-            "Compute all the Gram matrices with one batched matrix product, no loop over channels or "
-            "images: the style-transfer loop calls gram_matrix at every step for every style layer, and "
-            "a Python loop there makes a transfer take many minutes instead of seconds.",
+            "Compute all the Gram matrices with one batched matrix product, no loop over channels or images: "
+            "the style-transfer loop calls gram_matrix at every step for every style layer, and a Python "
+            "loop there makes a transfer take many minutes instead of seconds.",
             credit=1 / 3,
             detect="loops",
         ),

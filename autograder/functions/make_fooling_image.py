@@ -68,20 +68,20 @@ class MakeFoolingImage(GradedFunction):
         "the closest mistake (.grad never reset) is 0.16 away.",
     )
     hint = (
-        "Checked: the image your function returns on 3 tiny test images with a small fixed network, "
-        "against the image of the loop the notebook specifies (accepted when the norm-based rel_error "
-        "is below {threshold}). Re-read 'Fooling images' and the TODO: gradient ASCENT on the target "
-        "class's unnormalized score, each step the gradient divided by its L2 norm times the learning "
-        "rate, the update made inside `torch.no_grad()`, .grad reset after every step, stop as soon as "
-        "the prediction is target_y, and at most 100 steps."
+        "Checked: the image your function returns on 3 tiny test images with a small fixed network, against "
+        "the image of the loop the notebook specifies (accepted when the norm-based rel_error is below "
+        "{threshold}). Re-read 'Fooling images' and the TODO: gradient ASCENT on the target class's "
+        "unnormalized score, each step the gradient divided by its L2 norm times the learning rate, the "
+        "update made inside `torch.no_grad()`, .grad reset after every step, stop as soon as the prediction "
+        "is target_y, and at most 100 steps."
     )
     mistakes = (
         Mistake(
             "fooling_kept_stepping",
             "kept stepping after the model was fooled",
             "Your loop takes the right steps but does not stop when the model is fooled. Check the "
-            "prediction in every iteration and leave the loop as soon as it is target_y: every extra "
-            "step makes the change larger, and more visible, for nothing.",
+            "prediction in every iteration and leave the loop as soon as it is target_y: every extra step "
+            "makes the change larger, and more visible, for nothing.",
             credit=0.5,
             detect="judge",
             evidence="which iterate of the loop it returns",
@@ -98,8 +98,8 @@ class MakeFoolingImage(GradedFunction):
         Mistake(
             "fooling_too_many_steps",
             "more than 100 steps",
-            f"Your loop takes the right steps but goes past 100 steps when the target is hard to reach. "
-            f"The rule is: {_STOP}; return the image after 100 steps even if it is not fooled yet.",
+            f"Your loop takes the right steps but goes past 100 steps when the target is hard to reach. The "
+            f"rule is: {_STOP}; return the image after 100 steps even if it is not fooled yet.",
             credit=0.5,
             detect="judge",
             evidence="which iterate of the loop it returns",
@@ -107,46 +107,45 @@ class MakeFoolingImage(GradedFunction):
         Mistake(
             "fooling_grad_not_zeroed",
             "steps follow the accumulated gradient (.grad never reset)",
-            "Each step must follow the gradient at the CURRENT image. backward() ADDS to .grad, so "
-            "without a reset each step follows the sum of all earlier gradients. Reset the gradient in "
-            "place after every step (`.grad.zero_()`, inside `torch.no_grad()`).",
+            "Each step must follow the gradient at the CURRENT image. backward() ADDS to .grad, so without a "
+            "reset each step follows the sum of all earlier gradients. Reset the gradient in place after "
+            "every step (`.grad.zero_()`, inside `torch.no_grad()`).",
             credit=0.25,
         ),
         Mistake(
             "fooling_unnormalized_step",
             "step not normalized",
-            "Normalize each step: it is the learning rate times the gradient DIVIDED BY THE GRADIENT'S "
-            "L2 NORM (dX in the TODO), so every step has length learning_rate whatever the gradient's "
-            "scale.",
+            "Normalize each step: it is the learning rate times the gradient DIVIDED BY THE GRADIENT'S L2 "
+            "NORM (dX in the TODO), so every step has length learning_rate whatever the gradient's scale.",
             credit=0.25,
         ),
         Mistake(
             "fooling_squared_norm",
             "step divided by the squared norm",
-            "Your steps are divided by the SQUARED L2 norm of the gradient, so their length is "
-            "learning_rate / ||g|| instead of learning_rate. Divide by the norm itself.",
+            "Your steps are divided by the SQUARED L2 norm of the gradient, so their length is learning_rate "
+            "/ ||g|| instead of learning_rate. Divide by the norm itself.",
             credit=0.25,
         ),
         Mistake(
             "fooling_per_channel_norm",
             "each colour channel normalized separately",
-            "Normalize the gradient by ONE number, its L2 norm over all its elements (channels and "
-            "pixels together); normalizing each channel on its own changes the step's direction.",
+            "Normalize the gradient by ONE number, its L2 norm over all its elements (channels and pixels "
+            "together); normalizing each channel on its own changes the step's direction.",
             credit=0.25,
         ),
         Mistake(
             "fooling_not_the_score",
             "ascends the probability or the loss, not the score",
-            "Ascend the target class's UNNORMALIZED SCORE (the logit, straight from the model's "
-            "output). The softmax probability and the cross-entropy loss also depend on every other "
-            "class's score, so their gradients point elsewhere.",
+            "Ascend the target class's UNNORMALIZED SCORE (the logit, straight from the model's output). The "
+            "softmax probability and the cross-entropy loss also depend on every other class's score, so "
+            "their gradients point elsewhere.",
             credit=0.25,
         ),
         Mistake(
             "fooling_wrong_direction",
             "gradient descent instead of ascent",
-            "Your steps go DOWN the target score, away from target_y. Gradient ascent ADDS the "
-            "normalized gradient of the target score to the image.",
+            "Your steps go DOWN the target score, away from target_y. Gradient ascent ADDS the normalized "
+            "gradient of the target score to the image.",
         ),
     )
 
@@ -236,8 +235,8 @@ class MakeFoolingImage(GradedFunction):
             return Verdict(
                 "passed",
                 1.0,
-                f"the specified loop's image on all {len(errors)} cases ({', '.join(labels)}): "
-                f"rel_error {errors[worst]:.1e} < {threshold:.0e}",
+                f"the specified loop's image on all {len(errors)} cases ({', '.join(labels)}): rel_error "
+                f"{errors[worst]:.1e} < {threshold:.0e}",
                 "",
                 errors[worst],
                 threshold,

@@ -33,10 +33,10 @@ class StyleLoss(GradedFunction):
     )
     hint = (
         "Checked: your scalar for features at 4 layers, style_layers [0, 2, 3], 3 style targets (already "
-        "normalized Gram matrices of shape (1, C, C)) and 3 style weights in [2, 20], against the "
-        "reference (accepted when rel_error < {threshold}). Re-read 'Style loss': for each style layer, "
-        "its weight times the SQUARED Frobenius distance between the normalized Gram matrix of the "
-        "current features at THAT layer and its target, summed over the style layers."
+        "normalized Gram matrices of shape (1, C, C)) and 3 style weights in [2, 20], against the reference "
+        "(accepted when rel_error < {threshold}). Re-read 'Style loss': for each style layer, its weight "
+        "times the SQUARED Frobenius distance between the normalized Gram matrix of the current features at "
+        "THAT layer and its target, summed over the style layers."
     )
     mistakes = (
         Mistake(
@@ -48,10 +48,10 @@ class StyleLoss(GradedFunction):
         Mistake(
             "style_unnormalized_gram",
             "unnormalized Gram matrices of the current features",
-            "The Gram matrices in your loss are not divided by H * W * C, while the targets are "
-            "normalized Gram matrices, so every layer compares two different scales. Call gram_matrix "
-            "with normalize left True (its default); if gram_matrix passed its own check, look at how "
-            "style_loss calls it (a normalize=False argument).",
+            "The Gram matrices in your loss are not divided by H * W * C, while the targets are normalized "
+            "Gram matrices, so every layer compares two different scales. Call gram_matrix with normalize "
+            "left True (its default); if gram_matrix passed its own check, look at how style_loss calls it "
+            "(a normalize=False argument).",
         ),
         Mistake(
             "style_feats_by_position",
@@ -63,9 +63,9 @@ class StyleLoss(GradedFunction):
         Mistake(
             "style_gram_of_target",
             "Gram matrix of the target taken again",
-            "style_targets already holds Gram matrices, of shape (N, C, C) (see the docstring): compare "
-            "the Gram matrix of the current features directly with the target, without taking the Gram "
-            "matrix of the target again (gram_matrix expects (N, C, H, W) features).",
+            "style_targets already holds Gram matrices, of shape (N, C, C) (see the docstring): compare the "
+            "Gram matrix of the current features directly with the target, without taking the Gram matrix of "
+            "the target again (gram_matrix expects (N, C, H, W) features).",
             error_text=("(expected 4, got 3)",),
         ),
     )

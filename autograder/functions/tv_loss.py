@@ -27,11 +27,11 @@ class TVLoss(GradedFunction):
         1e-4, why="CS231n's threshold; the closest mistake (absolute differences) is 0.31 away."
     )
     hint = (
-        "Checked: your scalar for a random (1, 3, 16, 20) image and a TV weight in [0.01, 1], against "
-        "the reference (accepted when rel_error < {threshold}). Re-read 'Total-variation "
-        "regularization': the weight times the sum, over all channels, of the squared differences of "
-        "vertically adjacent pixels PLUS those of horizontally adjacent pixels, computed on shifted "
-        "slices of the whole image (no loops)."
+        "Checked: your scalar for a random (1, 3, 16, 20) image and a TV weight in [0.01, 1], against the "
+        "reference (accepted when rel_error < {threshold}). Re-read 'Total-variation regularization': the "
+        "weight times the sum, over all channels, of the squared differences of vertically adjacent pixels "
+        "PLUS those of horizontally adjacent pixels, computed on shifted slices of the whole image (no "
+        "loops)."
     )
     mistakes = (
         Mistake(

@@ -37,9 +37,9 @@ def test_public_references_match_check_inputs(function: str) -> None:
 
 
 def test_public_references_are_small() -> None:
-    """Is the shipped reference file small (under 2.5 MB: saliency and class-visualization mistakes are
+    """Is the shipped reference file small (under 3.5 MB: the mistakes of the image-sized outputs are
     stored in float16, the fooling iterates at 12 px)?"""
-    assert PUBLIC_PATH.stat().st_size < 2_500_000
+    assert PUBLIC_PATH.stat().st_size < 3_500_000
 
 
 def test_references_hold_data_and_no_text() -> None:
@@ -70,6 +70,7 @@ def test_references_hold_data_and_no_text() -> None:
         "cases",
         "steps",
         "iterates",
+        "tie_orders",
     } | {d for entry in payload["functions"].values() for d in entry["digests"]}
 
 

@@ -82,12 +82,8 @@ def test_kit_has_no_solution_test_or_hidden_text(kit):
         assert not lines & hidden_lines, f"{name} holds hidden-test lines {sorted(lines & hidden_lines)[:3]}"
         if not name.endswith(".py"):  # the release code names the markers it strips
             assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text, name
-        # in code, lines as short as `break` or `return loss` are no solution (tests/helpers/leakage.py)
-        secret = (
-            {line for line in solution_lines if len(line) >= MIN_LINE}
-            if name.endswith(".py")
-            else solution_lines
-        )
+        # lines as short as `]`, `break` or `return loss` are no solution (tests/helpers/leakage.py)
+        secret = {line for line in solution_lines if len(line) >= MIN_LINE}
         assert not lines & secret, f"{name} holds solution lines {sorted(lines & secret)[:3]}"
 
 

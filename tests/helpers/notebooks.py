@@ -117,18 +117,19 @@ def edit_cases(include: tuple[str, ...] = ()) -> list[EditCase]:
     """Every stored edit that reproduces a named mistake (or an error-hint id), in course order.
 
     Args:
-        include: other edit names to keep as well (``"no_stop"`` is a build helper, left out by default).
+        include: other edit names to keep as well (helpers of the reference build, such as
+            make_fooling_image's ``"no_stop"``, are left out by default).
     """
+    from autograder.checks.errors import ERROR_HINTS
+
+    errors = {name for _, name, _ in ERROR_HINTS}
     cases = []
     for notebook in NOTEBOOKS:
         nb = solution_nb(notebook)
         for fn in FUNCTIONS.values():
             if fn.notebook == notebook:
-                cases += [
-                    EditCase(notebook, fn.name, e)
-                    for e in edits_of(nb, fn.name)
-                    if e != "no_stop" or e in include
-                ]
+                named = {m.id for m in fn.mistakes} | errors | set(include)
+                cases += [EditCase(notebook, fn.name, e) for e in edits_of(nb, fn.name) if e in named]
     return cases
 
 

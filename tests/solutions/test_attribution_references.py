@@ -25,7 +25,7 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from autograder.checks.base import norm_rel_error
+from autograder.checks.compare import norm_rel_error
 from course_utils.image import pixel_bounds, preprocess
 from course_utils.saliency import smoothgrad
 from tests.helpers.attribution import attribution_namespace, hook_count

@@ -170,7 +170,7 @@ def test_zip_holds_what_grading_needs_and_no_solutions_or_tests(bundle) -> None:
     assert "TORCH_VERSION=2.14.1\n" in env and "TORCHVISION_VERSION=0.29.1\n" in env
     assert "PYTHON_MIN=3.11\n" in env and "PYTHON_BELOW=3.12\n" in env
     assert config["references"] == "public"
-    assert config["assignments"] == ["NetworkVisualization", "StyleTransfer"]
+    assert config["assignments"] == ["NetworkVisualization", "StyleTransfer", "Attribution"]
 
 
 def test_requirements_are_pinned_cpu_only_and_without_course_tools() -> None:
