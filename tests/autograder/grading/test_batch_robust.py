@@ -329,3 +329,23 @@ def test_results_round_trip_non_utf8_names_and_refuse_wrong_types() -> None:
     data["score"] = "lots"
     with pytest.raises(TypeError):
         SubmissionResult.from_json(json.dumps(data))
+
+
+def test_a_rerun_regrades_a_mistyped_result_with_a_warning(tmp_path: Path, fake_grading) -> None:
+    """Does `grade` rerun past a result file with a field of the wrong kind (it crashed writing the
+    class report), grading that submission again and saying so?"""
+    root = tmp_path / "subs"
+    stub = nbformat.read(REPO / "notebooks" / f"{ST}.ipynb", as_version=4)
+    for student in ("ann", "bo"):
+        _write(root, student, stub)
+    out = tmp_path / "out"
+    grade_path(root, out, GradingSettings("public"), workers=1, progress=False)
+    path = out / "results" / f"{result_stem('ann', ST)}.json"
+    data = json.loads(path.read_text())
+    data["protections"] = ["not", "a", "table"]
+    path.write_text(json.dumps(data))
+    again = grade_path(root, out, GradingSettings("public"), workers=1, progress=False)
+    assert again.graded == 1 and again.skipped == 1
+    assert len(again.warnings) == 1 and path.name in again.warnings[0]
+    assert isinstance(SubmissionResult.from_json(path.read_text()).protections, dict)
+    assert (out / "report.html").is_file()
