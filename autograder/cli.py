@@ -95,11 +95,12 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _nbgrader_import(args: argparse.Namespace) -> int:
-    from autograder.grading.nbgrader_gradebook import import_results, read_results
+    from autograder.grading.nbgrader_gradebook import import_results
+    from autograder.grading.store import read_results
 
-    report = import_results(
-        read_results(Path(args.out)), Path(args.course), args.db, create_students=args.create_students
-    )
+    results, unreadable = read_results(Path(args.out))
+    report = import_results(results, Path(args.course), args.db, create_students=args.create_students)
+    report.skipped += unreadable
     print(report.summary())
     return 1 if report.skipped else 0
 

@@ -90,6 +90,12 @@ def upload_message(upload: Upload, results: Sequence[SubmissionResult], visibili
     for assignment, name in upload.graded.items():
         result = by_assignment.get(assignment)
         count = len(result.checks) if result else 0
+        if assignment in upload.unreadable:
+            lines.append(
+                f"- Found {md_code(name)} for **{md_text(assignment)}**, but it could not be read "
+                "(see the problems below): it scores 0. Upload the notebook file itself and submit again."
+            )
+            continue
         lines.append(
             f"- Found {md_code(name)}: graded as **{md_text(assignment)}**, {count} functions graded."
         )
@@ -139,7 +145,7 @@ def gradescope_results(
             "\n\n**Graded without isolation:** your code ran with the grader's own permissions (the "
             "instructor accepted this with --allow-unisolated). Scores are computed as usual."
         )
-    ok = bool(upload.graded) and not upload.missing
+    ok = bool(upload.graded) and not upload.missing and not upload.unreadable
     tests: list[dict[str, Any]] = [
         {
             "name": "Submission: files found",

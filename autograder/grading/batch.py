@@ -29,17 +29,17 @@ from pathlib import Path
 import torch
 
 from autograder.course import FUNCTIONS
-from autograder.grading.nbgrader_gradebook import course_private_paths
 from autograder.grading.notebook import assignment_functions, grade_notebook
 from autograder.grading.results import SubmissionResult
 from autograder.grading.store import read_result, result_stem, write_atomic
-from autograder.grading.submission import Submission, discover_submissions
+from autograder.grading.submission import Submission, discover_submissions, resolve_duplicates
 from autograder.isolation.availability import check_isolation
+from autograder.isolation.hidden import course_private_paths
 from autograder.isolation.sandbox import Sandbox
 from autograder.references import cached_references
 from autograder.settings import GradingSettings
 
-__all__ = ["GradeRun", "grade_path", "resolve_duplicates"]
+__all__ = ["GradeRun", "grade_path"]
 
 
 def _needs_grading(out_json: Path) -> tuple[bool, str]:
@@ -88,32 +88,6 @@ def _grade_job(job: _Job) -> tuple[str, float]:
         text = _grader_failure(job.submission, exc).to_json()
     write_atomic(job.out_json, text)
     return str(job.out_json), time.perf_counter() - start
-
-
-def resolve_duplicates(submissions: Iterable[Submission]) -> list[Submission]:
-    """One submission per (student, assignment): the newest file wins, the others are listed in it.
-
-    A student who uploads ``StyleTransfer.ipynb`` and ``StyleTransfer (1).ipynb`` is graded once, on
-    the file modified last (ties: the later path in sorted order); the winner's problems name the
-    files that were not graded, so the student and the instructor see it.
-    """
-    groups: dict[tuple[str, str | None], list[Submission]] = {}
-    for submission in submissions:
-        groups.setdefault((submission.student, submission.assignment), []).append(submission)
-
-    kept = []
-    for group in groups.values():
-        if len(group) == 1:
-            kept.append(group[0])
-            continue
-        winner = max(group, key=lambda s: (s.modified, str(s.path)))
-        others = ", ".join(sorted(s.path.name for s in group if s is not winner))
-        winner.problems.append(
-            f"{len(group)} files were submitted for this assignment; graded the newest, {winner.path.name}, "
-            f"and not: {others}"
-        )
-        kept.append(winner)
-    return kept
 
 
 @dataclass

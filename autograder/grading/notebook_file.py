@@ -25,13 +25,14 @@ __all__ = ["file_kind", "read_notebook", "read_notebook_bytes", "too_big"]
 _RESUBMIT = "Download the notebook again from Jupyter (File > Download) and resubmit it."
 
 
-def _strip_outputs(data: dict[str, Any]) -> int:
-    """Drop outputs and attachments in place (v3 and v4 layouts); return how many bytes were removed."""
+def _strip_outputs(data: dict[str, Any], keep_attachments: bool = False) -> int:
+    """Drop outputs (and attachments, unless kept) in place (v3 and v4 layouts); return how many
+    bytes were removed."""
     removed = 0
     for cell in _raw_cells(data):
         if not isinstance(cell, dict):
             continue
-        for key in ("outputs", "attachments"):
+        for key in ("outputs",) if keep_attachments else ("outputs", "attachments"):
             if cell.get(key):
                 removed += len(json.dumps(cell[key]))
                 cell[key] = [] if key == "outputs" else {}
@@ -72,7 +73,7 @@ def _cap_sources(data: dict[str, Any], name: str, caps: InputCaps) -> list[str]:
 
 
 def read_notebook(
-    path: Path, caps: InputCaps | None = None
+    path: Path, caps: InputCaps | None = None, *, keep_attachments: bool = False
 ) -> tuple[nbformat.NotebookNode | None, list[str]]:
     """Read a notebook file as nbformat v4 without outputs, collecting problems instead of raising.
 
@@ -82,6 +83,8 @@ def read_notebook(
     Args:
         path: the ``.ipynb`` file.
         caps: size caps (default :class:`~autograder.settings.InputCaps`).
+        keep_attachments: keep the images pasted into markdown cells (the notebooks formgrader
+            shows need them; grading does not).
 
     Returns:
         ``(notebook or None, problems)``.
@@ -110,7 +113,7 @@ def read_notebook(
         return None, [f"{name} could not be read: {exc.strerror or exc}"]
     finally:
         os.close(fd)
-    return read_notebook_bytes(raw, name, caps)
+    return read_notebook_bytes(raw, name, caps, keep_attachments=keep_attachments)
 
 
 def file_kind(mode: int) -> str:
@@ -132,7 +135,7 @@ def too_big(name: str, size: int, cap: int) -> str:
 
 
 def read_notebook_bytes(
-    raw: bytes, name: str, caps: InputCaps | None = None
+    raw: bytes, name: str, caps: InputCaps | None = None, *, keep_attachments: bool = False
 ) -> tuple[nbformat.NotebookNode | None, list[str]]:
     """Parse a notebook's bytes as nbformat v4 without outputs; problems instead of exceptions.
 
@@ -140,6 +143,7 @@ def read_notebook_bytes(
         raw: the file's contents.
         name: its name, for the messages.
         caps: size and cell-count caps (default :class:`~autograder.settings.InputCaps`).
+        keep_attachments: keep markdown cells' attachments (see :func:`read_notebook`).
 
     Returns:
         ``(notebook or None, problems)``.
@@ -179,7 +183,7 @@ def read_notebook_bytes(
             f"{name} has {n_cells} cells, more than the {caps.cells} accepted: "
             "merge or delete cells and resubmit",
         ]
-    removed = _strip_outputs(data)
+    removed = _strip_outputs(data, keep_attachments)
     if removed > 10 * 2**20:
         problems.append(f"{name} holds {removed / 2**20:.0f} MB of outputs; they were ignored")
     problems += _cap_sources(data, name, caps)

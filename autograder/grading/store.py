@@ -94,8 +94,8 @@ def read_results(out_dir: Path) -> tuple[list[SubmissionResult], list[str]]:
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     if not files:
         raise FileNotFoundError(
-            f"{folder} holds no grading results: give the --out folder of a "
-            "`python -m autograder grade` run (it has results/<student>__<assignment>.json files)."
+            f"{folder} holds no grading results: grade first with `python -m autograder grade "
+            f"SUBMISSIONS --out {out_dir}` (it writes results/<student>__<assignment>.json files)."
         )
     results, warnings = [], []
     for path in files:

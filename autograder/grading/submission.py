@@ -1,4 +1,18 @@
-"""Find submissions: notebooks, folders, nbgrader's ``submitted/`` layout and zips.
+"""Find submissions: notebooks, folders, nbgrader's ``submitted/`` layout and zips; who submitted what.
+
+**Identity comes from the layout, never from depth or file times.** The student is the *top-level*
+entry under the submissions root: a folder (nbgrader's ``submitted/<student>/``) and everything
+inside it, however deep, belongs to that student; a top-level notebook or zip is the student named
+by its stem. Given one student's folder inside nbgrader's ``submitted/``, everything in it is that
+student's. So nothing inside one student's folder can create, replace or change another row: a
+planted ``alice/StyleTransfer/StyleTransfer.ipynb`` inside mallory's folder is mallory's.
+
+**One notebook per student and assignment** (:func:`resolve_duplicates`): among a student's
+notebooks of one assignment, the graded one is the first by :func:`duplicate_rank`: one that could be
+read, then the one at nbgrader's place ``<student>/<assignment>/<assignment>.ipynb``, then the one
+with the fewest folders (and zips) above it, then the one named exactly ``<assignment>.ipynb``,
+then the first path in sorted order. File times are never used (a student sets them). The others
+are named in the graded one's problems, so the student and the instructor see them.
 
 Reading one notebook is :mod:`autograder.grading.notebook_file`. Neither raises on a bad file:
 whatever is wrong becomes a plain-language line in :attr:`Submission.problems`, and
@@ -16,7 +30,7 @@ import os
 import re
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +40,7 @@ from autograder.course import NOTEBOOKS
 from autograder.grading.notebook_file import file_kind, read_notebook, read_notebook_bytes, too_big
 from autograder.settings import InputCaps
 
-__all__ = ["Submission", "discover_submissions", "guess_assignment"]
+__all__ = ["Submission", "discover_submissions", "duplicate_rank", "guess_assignment", "resolve_duplicates"]
 
 _SKIPPED_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
 
@@ -36,14 +50,16 @@ class Submission:
     """One submitted notebook, as read from disk.
 
     Attributes:
-        student: the student's id: nbgrader folder name, else zip stem, else notebook stem.
+        student: the student's id: the top-level folder under the submissions root, else the
+            top-level zip's or notebook's stem (see the module docstring).
         assignment: ``"NetworkVisualization"``, ``"StyleTransfer"``, or ``None`` when unknown.
         path: the ``.ipynb`` file; for a zip member, ``<zip>/<member name>`` (a name, not a file on
             disk); the zip itself when it held none.
         notebook: the notebook as nbformat v4 with outputs removed, ``None`` when unreadable.
         problems: plain-language problems met while reading.
-        modified: the file's modification time (seconds since the epoch; a zip member's own
-            date), used to pick the newest of duplicate submissions; ``0.0`` when unknown.
+        place: where the file sits under the student's folder (folders, zips and zip folders, then
+            the file's name), e.g. ``("StyleTransfer", "StyleTransfer.ipynb")`` for nbgrader's
+            layout; ``(name,)`` for a top-level file. Ranks a student's duplicates.
     """
 
     student: str
@@ -51,7 +67,7 @@ class Submission:
     path: Path
     notebook: nbformat.NotebookNode | None
     problems: list[str] = field(default_factory=list)
-    modified: float = 0.0
+    place: tuple[str, ...] = ()
 
 
 def _normalize(name: str) -> str:
@@ -112,18 +128,11 @@ def _iter_entries(folder: Path) -> Iterator[tuple[Path, os.DirEntry]]:
             yield path, entry
 
 
-def _names_from(rel_folders: tuple[str, ...], root_name: str, stem: str) -> tuple[str, str | None]:
-    """Student and assignment from the folders between the search root and the file."""
-    if rel_folders and rel_folders[0] == "submitted":
-        rel_folders = rel_folders[1:]
-    if rel_folders:
-        assignment = _assignment_from_name(rel_folders[-1])
-        if len(rel_folders) >= 2:  # nbgrader: <student>/<assignment>/file
-            return rel_folders[-2], assignment or _assignment_from_name(stem) or rel_folders[-1]
-        if assignment:  # <assignment>/file under a student's folder
-            return root_name, assignment
-        return rel_folders[-1], _assignment_from_name(stem)  # <student>/file
-    return stem, _assignment_from_name(stem)
+def _assignment_of(place: tuple[str, ...]) -> str | None:
+    """The assignment named by a file's place under its student: nbgrader's ``<assignment>/`` folder
+    right under the student, else the file's own name (``style_transfer (2).ipynb``)."""
+    folder = _assignment_from_name(place[0]) if len(place) > 1 else None
+    return folder or _assignment_from_name(Path(place[-1]).stem)
 
 
 def _known(assignment: str | None) -> str | None:
@@ -136,7 +145,7 @@ def _submission(
     assignment: str | None,
     read: tuple[nbformat.NotebookNode | None, list[str]],
     problems: list[str],
-    modified: float,
+    place: tuple[str, ...],
 ) -> Submission:
     nb, read_problems = read
     problems = [*problems, *read_problems]
@@ -150,19 +159,14 @@ def _submission(
             "could not tell which assignment this is (name the file NetworkVisualization.ipynb or "
             "StyleTransfer.ipynb, and keep the graded function names)"
         )
-    return Submission(student, known, path, nb, problems, modified)
+    return Submission(student, known, path, nb, problems, place)
 
 
-def _modified(path: Path) -> float:
-    try:
-        return path.lstat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _unread(path: Path, student: str, assignment: str | None, problem: str) -> Submission:
+def _unread(
+    path: Path, student: str, assignment: str | None, problem: str, place: tuple[str, ...]
+) -> Submission:
     """A row for a file that yields no notebook, with its problem."""
-    return Submission(student, _known(assignment), path, None, [problem], _modified(path))
+    return Submission(student, _known(assignment), path, None, [problem], place)
 
 
 def _read_member(
@@ -181,34 +185,31 @@ def _read_member(
     return b"".join(chunks)
 
 
-def _from_zip(path: Path, student: str, assignment: str | None, caps: InputCaps) -> list[Submission]:
-    """One submission per notebook in the zip, read in memory with running byte caps (nothing on disk)."""
-    modified = _modified(path)
+def _from_zip(
+    path: Path, student: str, assignment: str | None, caps: InputCaps, place: tuple[str, ...]
+) -> list[Submission]:
+    """One submission per notebook in the zip, read in memory with running byte caps (nothing on disk).
+
+    A member's assignment comes from its own place (the zip's folder under the student, then the
+    member's folders and name), as a file's would.
+    """
     try:
         info = os.lstat(path)
         if not stat.S_ISREG(info.st_mode):
-            return [
-                _unread(
-                    path,
-                    student,
-                    assignment,
-                    f"{path.name} is not a regular file ({file_kind(info.st_mode)})",
-                )
-            ]
+            why = f"{path.name} is not a regular file ({file_kind(info.st_mode)})"
+            return [_unread(path, student, assignment, why, place)]
         if info.st_size > caps.zip_bytes:
-            return [_unread(path, student, assignment, too_big(path.name, info.st_size, caps.zip_bytes))]
+            return [
+                _unread(path, student, assignment, too_big(path.name, info.st_size, caps.zip_bytes), place)
+            ]
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
             if len(infos) > caps.zip_members:
-                return [
-                    _unread(
-                        path,
-                        student,
-                        assignment,
-                        f"{path.name} holds {len(infos)} entries, more than the {caps.zip_members} accepted: "
-                        "zip only your notebooks",
-                    )
-                ]
+                why = (
+                    f"{path.name} holds {len(infos)} entries, more than the {caps.zip_members} accepted: "
+                    "zip only your notebooks"
+                )
+                return [_unread(path, student, assignment, why, place)]
             members = [
                 m
                 for m in infos
@@ -217,7 +218,7 @@ def _from_zip(path: Path, student: str, assignment: str | None, caps: InputCaps)
                 and not any(_is_skipped(p) for p in Path(m.filename).parts)
             ]
             if not members:
-                return [_unread(path, student, assignment, f"{path.name}: the zip holds no notebook")]
+                return [_unread(path, student, assignment, f"{path.name}: the zip holds no notebook", place)]
             problems = []
             if len(members) > caps.zip_notebooks:
                 problems.append(
@@ -229,31 +230,22 @@ def _from_zip(path: Path, student: str, assignment: str | None, caps: InputCaps)
             out = []
             for member in members:
                 member_path = path / member.filename  # names the member; never a file on disk
-                zip_assignment = assignment or _assignment_from_name(Path(member.filename).stem)
-                when = _zip_time(member, modified)
+                member_place = (*place, *(p for p in Path(member.filename).parts if p not in ("..", "/")))
+                zip_assignment = assignment or _assignment_of(member_place)
                 raw = _read_member(archive, member, budget, caps.notebook_bytes)
                 if raw is None:
                     limit = min(caps.notebook_bytes, caps.zip_unpacked_bytes)
-                    out.append(
-                        Submission(
-                            student,
-                            _known(zip_assignment),
-                            member_path,
-                            None,
-                            [
-                                *problems,
-                                f"{member.filename} in {path.name} unpacks to more than "
-                                f"{limit / 2**20:.0f} MB; it was not read (clear the outputs, zip "
-                                "again and resubmit)",
-                            ],
-                            when,
-                        )
+                    why = (
+                        f"{member.filename} in {path.name} unpacks to more than {limit / 2**20:.0f} MB; "
+                        "it was not read (clear the outputs, zip again and resubmit)"
                     )
+                    out.append(_unread(member_path, student, zip_assignment, why, member_place))
+                    out[-1].problems[:0] = problems
                     break  # the zip's budget is spent
                 read = read_notebook_bytes(raw, Path(member.filename).name, caps)
                 del raw
                 notes = [*problems, f"{member.filename} read from {path.name}"]
-                out.append(_submission(member_path, student, zip_assignment, read, notes, when))
+                out.append(_submission(member_path, student, zip_assignment, read, notes, member_place))
             return out
     except (
         zipfile.BadZipFile,
@@ -264,32 +256,59 @@ def _from_zip(path: Path, student: str, assignment: str | None, caps: InputCaps)
         RuntimeError,
         ValueError,
     ) as exc:
-        return [_unread(path, student, assignment, f"{path.name} is not a readable zip file: {exc}")]
+        return [_unread(path, student, assignment, f"{path.name} is not a readable zip file: {exc}", place)]
 
 
-def _zip_time(member: zipfile.ZipInfo, default: float) -> float:
-    import time
-
-    try:
-        return time.mktime((*member.date_time, 0, 0, -1))
-    except (OverflowError, ValueError):
-        return default
-
-
-def _discover_one(path: Path, student: str, assignment: str | None, caps: InputCaps) -> list[Submission]:
+def _discover_one(
+    path: Path, student: str, assignment: str | None, caps: InputCaps, place: tuple[str, ...]
+) -> list[Submission]:
     """The submissions in one discovered file (a notebook, a zip, or whatever wears their names)."""
     if path.is_symlink():
-        return [
-            _unread(
-                path,
-                student,
-                assignment,
-                f"{path.name} is a symbolic link; links are never followed. Submit the file itself.",
-            )
-        ]
+        why = f"{path.name} is a symbolic link; links are never followed. Submit the file itself."
+        return [_unread(path, student, assignment, why, place)]
     if path.suffix.lower() == ".zip":
-        return _from_zip(path, student, assignment, caps)
-    return [_submission(path, student, assignment, read_notebook(path, caps), [], _modified(path))]
+        return _from_zip(path, student, assignment, caps, place)
+    return [_submission(path, student, assignment, read_notebook(path, caps), [], place)]
+
+
+def _nbgrader_student(folder: Path) -> str | None:
+    """The student of nbgrader's ``submitted/<student>/...`` that ``folder`` is or lies in, if any."""
+    parts = folder.resolve().parts
+    if "submitted" not in parts[:-1]:
+        return None
+    return parts[len(parts) - parts[::-1].index("submitted", 1)]
+
+
+def _student_folder(root: Path) -> str | None:
+    """The student whose folder ``root`` is, when the instructor gave one student's folder: ``root``
+    lies inside nbgrader's ``submitted/`` (the student is the folder right under the nearest
+    ``submitted``), or every top-level entry of ``root`` is an assignment's folder
+    (``alice/StyleTransfer/...``: the student is ``root``'s name). The root and its ancestors are the
+    instructor's choice; a student's own folders never decide whose they are."""
+    student = _nbgrader_student(root)
+    if student is not None:
+        return student
+    try:
+        with os.scandir(root) as it:
+            entries = [e for e in it if not _is_skipped(e.name)]
+    except OSError:
+        return None
+    if entries and all(e.is_dir(follow_symlinks=False) and _assignment_from_name(e.name) for e in entries):
+        return root.name
+    return None
+
+
+def _identified(root: Path) -> Iterator[tuple[Path, str, tuple[str, ...]]]:
+    """Every candidate file under ``root`` with its student and its place under the student's folder."""
+    owner = _student_folder(root)
+    for file, _entry in _iter_entries(root):
+        rel = file.relative_to(root).parts
+        if owner is not None:  # all of root belongs to one student
+            yield file, owner, rel
+        elif len(rel) == 1:  # a top-level notebook or zip: the student named by its stem
+            yield file, file.stem, rel
+        else:  # a top-level folder: that student's, however deep the file sits
+            yield file, rel[0], rel[1:]
 
 
 def discover_submissions(path: Path, caps: InputCaps | None = None) -> list[Submission]:
@@ -297,10 +316,12 @@ def discover_submissions(path: Path, caps: InputCaps | None = None) -> list[Subm
 
     Accepts a notebook, a zip, a folder of notebooks or zips (one per student, student = file
     stem), a folder per student, and nbgrader's ``submitted/<student>/<assignment>/*.ipynb``
-    layout (``path`` may be the course folder, ``submitted/`` or one student's folder). Symbolic
-    links inside the tree are never followed: a link named like a submission gets a row with a
-    problem, a linked folder is not entered. Anything else named ``*.ipynb`` or ``*.zip`` (a FIFO,
-    a socket, a folder) gets a row with its problem too.
+    layout (``path`` may be the course folder, ``submitted/`` or one student's folder). The student
+    is always the top-level folder or file (module docstring): what lies inside a student's folder
+    is that student's, whatever its folders are called. Symbolic links inside the tree are never
+    followed: a link named like a submission gets a row with a problem, a linked folder is not
+    entered. Anything else named ``*.ipynb`` or ``*.zip`` (a FIFO, a socket, a folder) gets a row
+    with its problem too.
 
     Args:
         path: what to grade.
@@ -308,7 +329,8 @@ def discover_submissions(path: Path, caps: InputCaps | None = None) -> list[Subm
 
     Returns:
         One :class:`Submission` per notebook found, in a stable (sorted) order; a zip without a
-        notebook or an unreadable file still yields one, with its problems.
+        notebook or an unreadable file still yields one, with its problems. Duplicates are kept
+        (see :func:`resolve_duplicates`).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -318,23 +340,65 @@ def discover_submissions(path: Path, caps: InputCaps | None = None) -> list[Subm
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: give a notebook, a zip or a folder of submissions")
     if not path.is_dir():
-        return _discover_guarded(path, path.stem, _assignment_from_name(path.stem), caps)
+        student = _nbgrader_student(path.parent)  # one notebook of nbgrader's submitted/<student>/...
+        place = (path.name,)
+        return _discover_guarded(path, student or path.stem, _assignment_of(place), caps, place)
     root = path / "submitted" if (path / "submitted").is_dir() else path
     submissions: list[Submission] = []
-    for file, _entry in _iter_entries(root):
-        rel = file.relative_to(root).parts[:-1]
-        student, assignment = _names_from(rel, root.name, file.stem)
-        if file.suffix.lower() == ".zip" and not rel:
-            student = file.stem
-        submissions.extend(_discover_guarded(file, student, assignment, caps))
+    for file, student, place in _identified(root):
+        submissions.extend(_discover_guarded(file, student, _assignment_of(place), caps, place))
     return submissions
 
 
-def _discover_guarded(path: Path, student: str, assignment: str | None, caps: InputCaps) -> list[Submission]:
+def _discover_guarded(
+    path: Path, student: str, assignment: str | None, caps: InputCaps, place: tuple[str, ...]
+) -> list[Submission]:
     """:func:`_discover_one`, with any unexpected failure as that file's problem (the batch goes on)."""
     try:
-        return _discover_one(path, student, assignment, caps)
+        return _discover_one(path, student, assignment, caps, place)
     except Exception as exc:  # a reader's bug on odd input must cost this file only
-        return [
-            _unread(path, student, assignment, f"{path.name} could not be read ({type(exc).__name__}: {exc})")
-        ]
+        why = f"{path.name} could not be read ({type(exc).__name__}: {exc})"
+        return [_unread(path, student, assignment, why, place)]
+
+
+def duplicate_rank(submission: Submission) -> tuple[bool, bool, int, bool, str]:
+    """Sort key among one student's notebooks of one assignment: the first is graded.
+
+    In order: one that could be read; the one at nbgrader's place ``<assignment>/<assignment>.ipynb``
+    under the student's folder; the fewest folders (and zips) above it; the one named exactly
+    ``<assignment>.ipynb``; the first path in sorted order. Never file times (a student sets them).
+    """
+    exact = f"{submission.assignment}.ipynb"
+    canonical = submission.place == (submission.assignment, exact)
+    return (
+        submission.notebook is None,
+        not canonical,
+        len(submission.place),
+        submission.path.name != exact,
+        str(submission.path),
+    )
+
+
+def resolve_duplicates(submissions: Iterable[Submission]) -> list[Submission]:
+    """One submission per (student, assignment), chosen by :func:`duplicate_rank`; the others are
+    named in its problems, so the student and the instructor see what was not graded.
+
+    Returns:
+        The graded submissions, in the order of their first file.
+    """
+    groups: dict[tuple[str, str | None], list[Submission]] = {}
+    for submission in submissions:
+        groups.setdefault((submission.student, submission.assignment), []).append(submission)
+    kept = []
+    for group in groups.values():
+        winner = min(group, key=duplicate_rank)
+        if len(group) > 1:
+            others = ", ".join(sorted("/".join(s.place) or s.path.name for s in group if s is not winner))
+            winner.problems.append(
+                f"{len(group)} files were submitted for this assignment; graded "
+                f"{'/'.join(winner.place) or winner.path.name} (a readable notebook at "
+                f"{winner.assignment or 'ASSIGNMENT'}/{winner.assignment or 'ASSIGNMENT'}.ipynb "
+                f"comes first, then the least nested, then the exact name), and not: {others}"
+            )
+        kept.append(winner)
+    return kept

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from autograder.settings import GRADESCOPE_ROOT, PACKAGE_DIR, REPO_ROOT
 
-__all__ = ["course_roots", "hidden_paths", "needed_paths"]
+__all__ = ["COURSE_PRIVATE", "course_private_paths", "course_roots", "hidden_paths", "needed_paths"]
 
 
 def _checkout() -> Path | None:
@@ -113,3 +113,28 @@ def hidden_paths(extra: Iterable[str | Path] = (), roots: Iterable[str | Path] =
     paths.append(PACKAGE_DIR / "references")
     paths.extend(Path(p) for p in extra)
     return list(dict.fromkeys(str(p.resolve()) for p in paths))
+
+
+#: What an nbgrader course folder holds beside ``submitted/`` that student code must not read: the
+#: source notebooks (solutions, hidden tests), the gradebook (it stores every source cell, solutions
+#: included) and classmates' autograded notebooks and feedback.
+COURSE_PRIVATE = ("source", "release", "autograded", "feedback", "gradebook.db", "nbgrader_config.py")
+
+
+def course_private_paths(submissions: Path) -> list[Path]:
+    """The private parts of the nbgrader course that ``submissions`` belongs to, for the sandbox to hide.
+
+    Args:
+        submissions: what is being graded: the course folder, its ``submitted/`` folder or a
+            folder or notebook inside it.
+
+    Returns:
+        The entries of :data:`COURSE_PRIVATE` that exist in that course folder; empty when
+        ``submissions`` is not in an nbgrader course (no ``submitted/`` on the way up).
+    """
+    path = Path(submissions).resolve()
+    for folder in (path, *path.parents):
+        if folder.name == "submitted" or (folder / "submitted").is_dir():
+            root = folder.parent if folder.name == "submitted" else folder
+            return [root / name for name in COURSE_PRIVATE if (root / name).exists()]
+    return []

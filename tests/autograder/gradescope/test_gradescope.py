@@ -138,6 +138,38 @@ def test_misnamed_and_extra_uploads(tmp_path) -> None:
     assert upload.missing == []
 
 
+def test_an_uploaded_symlink_is_never_followed(tmp_path, monkeypatch) -> None:
+    """Does a symbolic link uploaded as StyleTransfer.ipynb (to the solution) score 0 as unreadable,
+    listed as a link, instead of grading its target (11/11 while saying links are never followed)?"""
+    import autograder.gradescope.run as run
+
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    (root / "source" / "gradescope.json").write_text(
+        json.dumps({"assignments": ["StyleTransfer"], "references": "public", "visibility": "visible"})
+    )
+    upload_dir = root / "submission"
+    upload_dir.mkdir()
+    (upload_dir / "StyleTransfer.ipynb").symlink_to(REPO / "solutions" / "StyleTransfer.ipynb")
+    (upload_dir / "linked").symlink_to(REPO / "solutions", target_is_directory=True)
+    upload, staged = select_upload(upload_dir, tmp_path / "work", ["StyleTransfer"])
+    assert upload.unreadable == ["StyleTransfer"] and list(staged.iterdir()) == []
+    assert upload.files == [
+        "StyleTransfer.ipynb (a symbolic link, not followed)",
+        "linked (a symbolic link, not followed)",
+    ]
+    graded = []
+    monkeypatch.setattr(run, "_protections", lambda settings: {})
+    monkeypatch.setattr(
+        "autograder.grading.batch.grade_path", lambda *a, **k: graded.append(a) or pytest.fail("graded")
+    )
+    assert run_gradescope(root) == 0
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert data["score"] == 0 and validate_results(data) == [] and graded == []
+    assert "symbolic link" in data["output"] and "could not be read" in data["output"]
+    assert all(t["score"] == 0 for t in data["tests"])
+
+
 def test_empty_upload_is_missing_everything(tmp_path) -> None:
     """Does an empty submission folder give 'missing' for every expected notebook?"""
     (tmp_path / "submission").mkdir()

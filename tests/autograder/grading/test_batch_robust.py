@@ -104,10 +104,10 @@ def fake_grading(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(notebook, "extract_student_code", extract)
     real_discover = submission._discover_one
 
-    def discover(path, student, assignment, caps):
+    def discover(path, student, assignment, caps, place):
         if student == "discover_boom":
             raise UnicodeError("a reader's bug")
-        return real_discover(path, student, assignment, caps)
+        return real_discover(path, student, assignment, caps, place)
 
     monkeypatch.setattr(submission, "_discover_one", discover)
     for name in ("feedback_markdown", "feedback_html"):
@@ -279,9 +279,12 @@ def test_a_dead_worker_is_a_grader_error_for_its_submission(tmp_path: Path, monk
     assert (tmp_path / "out" / "gradebook.csv").is_file()
 
 
-def test_same_looking_names_never_collide_and_duplicates_resolve_newest(tmp_path: Path, fake_grading) -> None:
+def test_same_looking_names_never_collide_and_duplicates_resolve_by_name(
+    tmp_path: Path, fake_grading
+) -> None:
     """Do `Mary Jane` and `Mary_Jane` get their own rows, and `StyleTransfer (1).ipynb` beside
-    `StyleTransfer.ipynb` one result (the newest), the other listed, never above the maximum?"""
+    `StyleTransfer.ipynb` one result (the exact name, whatever the file times), the other listed,
+    never above the maximum?"""
     root = tmp_path / "subs"
     stub = nbformat.read(REPO / "notebooks" / f"{ST}.ipynb", as_version=4)
     nbformat.write(stub, root.mkdir() or root / "Mary Jane.ipynb")
@@ -289,13 +292,13 @@ def test_same_looking_names_never_collide_and_duplicates_resolve_newest(tmp_path
     old = _write(root, "ann", stub)
     new = _write(root, "ann", _nb("def RETURN_HUGE():\n    pass"), name=f"{ST} (1).ipynb")
     os.utime(old, (1_000_000, 1_000_000))
-    os.utime(new, (2_000_000, 2_000_000))
+    os.utime(new, (2_000_000, 2_000_000))  # newer, but not the exact name
     run = grade_path(root, tmp_path / "out", GradingSettings("public"), workers=1, progress=False)
     by_student = {r.student: r for r in run.results}
     assert sorted(by_student) == ["Mary Jane", "Mary_Jane", "ann"]
     assert len(list((tmp_path / "out" / "results").glob("*.json"))) == 3
     ann = by_student["ann"]
-    assert ann.source == str(new) and any(f"not: {ST}.ipynb" in p for p in ann.problems)
+    assert ann.source == str(old) and any(f"not: {ST} (1).ipynb" in p for p in ann.problems)
     rows = list(csv.DictReader(io.StringIO((tmp_path / "out" / "gradebook.csv").read_text())))
     assert [r["student"] for r in rows] == ["Mary Jane", "Mary_Jane", "ann"]
     assert all(float(r["total"]) <= float(r["max_total"]) == NOTEBOOKS[ST].autograded_points for r in rows)

@@ -27,7 +27,7 @@ import nbformat
 import pytest
 
 from autograder.cli import main
-from autograder.grading.nbgrader_gradebook import VERDICT_HEADER
+from autograder.grading.nbgrader_cells import VERDICT_HEADER
 from autograder.mistakes import MISTAKES, apply_mistakes
 from autograder.release import SOLUTIONS_DIR, nbgrader_environment
 from tests.autograder.test_nbgrader_e2e import _config, _graded_part, _solved
