@@ -3,7 +3,11 @@
 Whatever is wrong becomes a plain-language problem and the notebook is ``None`` when nothing usable
 could be read. Outputs and attachments are dropped on reading (grading never looks at them, and a
 notebook bloated by outputs must not slow the grader down); sizes, cell counts and cell sources are
-capped by :class:`autograder.settings.InputCaps`.
+capped by :class:`autograder.settings.InputCaps`. Text that no later step could handle is made
+ordinary here: a lone surrogate (``"\ud800"`` in the JSON, which no UTF-8 text can hold) becomes
+U+FFFD with a problem naming the cell, and every cell's line endings become ``\n`` (``\r\n`` and a
+lone ``\r`` are line breaks to IPython and to Python, so a cell saved with old-Mac line endings runs
+as written).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 from collections import Counter
 from pathlib import Path
@@ -23,6 +28,47 @@ from autograder.settings import InputCaps
 __all__ = ["file_kind", "read_notebook", "read_notebook_bytes", "too_big"]
 
 _RESUBMIT = "Download the notebook again from Jupyter (File > Download) and resubmit it."
+#: A UTF-16 surrogate code point: only a lone one survives ``json.loads`` (a pair becomes one character).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> tuple[Any, int]:
+    """``value`` (parsed JSON) with every lone surrogate replaced by U+FFFD, and how many there were."""
+    if isinstance(value, str):
+        return _SURROGATE.subn("\ufffd", value)
+    if isinstance(value, list):
+        pairs = [_without_surrogates(v) for v in value]
+        return [v for v, _ in pairs], sum(n for _, n in pairs)
+    if isinstance(value, dict):
+        pairs = {_without_surrogates(k)[0]: _without_surrogates(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, sum(n for _, n in pairs.values())
+    return value, 0
+
+
+def _clean_text(data: dict[str, Any], name: str) -> list[str]:
+    """Replace lone surrogates in every cell (in place); say which cells held them."""
+    problems = []
+    for index, cell in enumerate(_raw_cells(data)):
+        if isinstance(cell, dict):
+            cleaned, count = _without_surrogates(cell)
+            if count:
+                cell.clear()
+                cell.update(cleaned)
+                problems.append(
+                    f"{name}: cell {index + 1} holds {count} character(s) that are not valid Unicode (a lone "
+                    "surrogate such as \\ud800, which Jupyter never writes); each was replaced by \ufffd. "
+                    "Delete those characters, save and resubmit if the cell no longer does what you meant"
+                )
+    cleaned_meta, count = _without_surrogates(data.get("metadata", {}))
+    if count:
+        data["metadata"] = cleaned_meta
+    return problems
+
+
+def _normalize_newlines(source: str) -> str:
+    """``\r\n`` and lone ``\r`` as ``\n``: the line breaks IPython (``str.splitlines``) and Python
+    read in a cell, so extraction sees the lines the student's kernel ran."""
+    return source.replace("\r\n", "\n").replace("\r", "\n") if "\r" in source else source
 
 
 def _strip_outputs(data: dict[str, Any], keep_attachments: bool = False) -> int:
@@ -187,6 +233,7 @@ def read_notebook_bytes(
     if removed > 10 * 2**20:
         problems.append(f"{name} holds {removed / 2**20:.0f} MB of outputs; they were ignored")
     problems += _cap_sources(data, name, caps)
+    problems += _clean_text(data, name)
     version = data["nbformat"]
     if version not in (3, 4):
         return None, [*problems, f"{name} uses nbformat version {version}, which cannot be read"]
@@ -205,6 +252,7 @@ def read_notebook_bytes(
     for cell in nb.cells:
         if isinstance(cell.get("source"), list):
             cell["source"] = "".join(str(s) for s in cell["source"])
+        cell["source"] = _normalize_newlines(cell["source"])
         if not isinstance(cell.get("metadata"), dict):
             cell["metadata"] = nbformat.NotebookNode()
     for cell in nb.cells:

@@ -166,6 +166,13 @@ def _hostile_tree(root: Path) -> set[str]:
     (root / "bomb").mkdir()
     with zipfile.ZipFile(root / "bomb" / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(f"{ST}.ipynb", b"{" + b" " * (4 * 2**20))
+    # content no later step could read: the student's problem, never a grader error
+    _write(root, "deep_sum", _nb("def gram_matrix(x):\n    return x", "y = " + " + ".join(["1"] * 4000)))
+    surrogate = json.dumps(_nb("def gram_matrix(x):\n    return 'PLACEHOLDER'")).replace(
+        "PLACEHOLDER", "\\ud800"
+    )
+    _write(root, "lone_surrogate", surrogate.encode())
+    _write(root, "cr_only", _nb("def gram_matrix(x):\r    y = x\r    return y\r"))
     # extraction and checks
     _write(root, "extract_boom", _nb("# EXTRACT_BOOM"))
     _write(root, "huge_return", _nb("def RETURN_HUGE():\n    pass"))
@@ -175,6 +182,7 @@ def _hostile_tree(root: Path) -> set[str]:
         "good", "feedback_markdown_boom", "feedback_html_boom", "gradescope_boom", "gradebook_boom",
         "discover_boom", "not_json", "empty", "many_cells", "string_metadata", "fifo", "link",
         weird.name, "bomb", "extract_boom", "huge_return", "forged_list", "check_boom",
+        "deep_sum", "lone_surrogate", "cr_only",
     }  # fmt: skip
 
 
@@ -222,6 +230,12 @@ def test_malformed_inputs_at_every_stage_cost_only_their_submission(tmp_path: Pa
         assert any(words in p for p in by_student[student].problems), (student, by_student[student].problems)
         assert by_student[student].score == 0 and not by_student[student].grader_error
     assert by_student["extract_boom"].grader_error.startswith("RecursionError")
+    assert any("nested too deeply" in p for p in by_student["deep_sum"].problems)
+    assert any("not valid Unicode" in p for p in by_student["lone_surrogate"].problems)
+    for student in ("deep_sum", "lone_surrogate", "cr_only"):  # gram_matrix found in each
+        result = by_student[student]
+        assert not result.grader_error and result.checks, student
+        assert not any("gram_matrix is not defined" in p for p in result.problems), (student, result.problems)
     assert [r.student for r in run.results if r.grader_error] == ["extract_boom"]
     for student in ("huge_return", "forged_list", "check_boom"):
         assert {c.status for c in by_student[student].checks} == {"failed"}, student
