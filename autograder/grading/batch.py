@@ -34,7 +34,6 @@ from autograder.grading.results import SubmissionResult
 from autograder.grading.store import read_result, result_stem, write_atomic
 from autograder.grading.submission import Submission, discover_submissions, resolve_duplicates
 from autograder.isolation.availability import check_isolation
-from autograder.isolation.hidden import course_private_paths
 from autograder.isolation.sandbox import Sandbox
 from autograder.references import cached_references
 from autograder.settings import GradingSettings
@@ -185,11 +184,11 @@ def grade_path(
         settings.reference_set, settings.references_path
     )  # fails early: missing or stale
     isolation = check_isolation(settings.reference_set, settings.allow_unisolated)  # or refuses
-    # every submission, and the output, stay out of every student process; so do the private parts of
-    # an nbgrader course being graded (source notebooks, gradebook, classmates' autograded notebooks)
+    # outside the student's view anyway; hidden too should the view ever overlap them, with the
+    # private parts of an nbgrader course being graded (autograder.isolation.view.hidden_paths)
     job_settings = replace(
         settings,
-        hide=(*settings.hide, out_dir.resolve(), Path(path).resolve(), *course_private_paths(Path(path))),
+        hide=(*settings.hide, out_dir.resolve(), Path(path).resolve()),
         isolate=settings.isolate and isolation.available,
     )
     submissions = resolve_duplicates(discover_submissions(Path(path), settings.caps))

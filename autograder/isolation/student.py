@@ -5,12 +5,14 @@ student code has run: the grader checks every byte that comes back. In order:
 
 1. It leads its own session, closes every inherited file descriptor but its two pipes, and takes the
    environment and home the grader chose (:class:`~autograder.isolation.protocol.SpawnConfig`).
-2. (Linux) :func:`~autograder.isolation.linux.enter_namespaces`: PID, network and mount
+2. (Linux) :func:`~autograder.isolation.linux.enter_namespaces`: PID, network, IPC and mount
    namespaces (as an ordinary user inside a user namespace, :mod:`~autograder.isolation.userns`);
-   the parent stays behind as a *guard*, the child is PID 1 of the new namespace (the *zygote*);
-   hidden paths, a fresh ``/proc``, a private ``/tmp``. Then, as root, it drops to an unprivileged
-   uid with ``no_new_privs``; as an ordinary user it empties the grader's home, makes every mount
-   read-only and drops every capability. Then rlimits. All of this happens before any student code.
+   the parent stays behind as a *guard*, the child is PID 1 of the new namespace (the *zygote*) and
+   makes the default-deny view its root (:mod:`~autograder.isolation.mounts`): only Python, the
+   packages, the course code and its own folders, read-only but its own. When the view cannot be
+   made, it exits before any student code runs. Then, as root, it drops to an unprivileged uid with
+   ``no_new_privs``; as an ordinary user it drops every capability. Then rlimits. All of this
+   happens before any student code.
 3. It executes the student's code chunks one by one, each in ``try/except`` with a time limit.
 4. For every :class:`~autograder.isolation.protocol.CallRequest` it forks a child that resets torch's
    global state, builds a fresh model from the pristine weights, loads fresh inputs, calls the
@@ -284,6 +286,9 @@ def student_process(config: SpawnConfig, cmd_fd: int, evt_fd: int, warm: Warm, t
     protections: dict[str, str] = {}
     if config.isolate and sys.platform.startswith("linux"):
         config = linux.enter_namespaces(config, cmd_fd, evt_fd, protections)
+        if protections.get("view", "").startswith("off"):  # namespaces but no view: run nothing
+            _send(evt_fd, Isolated(protections=protections))
+            os._exit(EXIT_INTERNAL)
     else:
         protections["namespaces"] = "off (needs Linux)" if config.isolate else "off (disabled)"
 

@@ -118,7 +118,7 @@ STUDENT_CODE = textwrap.dedent(
 
     def spawn():
         import subprocess
-        subprocess.Popen(["setsid", "sleep", "1234"], start_new_session=True)
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1234)"], start_new_session=True)
         return os.getpid()
 
     class Liar(float):
@@ -293,7 +293,7 @@ def test_escaped_processes_are_killed(box: Sandbox) -> None:
     assert box.run("spawn", Call(())).status == "ok"
     time.sleep(0.2)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
-    assert "sleep 1234" not in ps
+    assert "time.sleep(1234)" not in ps
 
 
 def test_call_overhead_is_small(box: Sandbox) -> None:
