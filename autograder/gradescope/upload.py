@@ -21,7 +21,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading.submission import Submission, discover_submissions, duplicate_rank
+from autograder.grading.identity import duplicate_rank
+from autograder.grading.submission import Submission, discover_submissions
 
 __all__ = ["Upload", "select_upload"]
 

@@ -29,10 +29,11 @@ from pathlib import Path
 import torch
 
 from autograder.course import FUNCTIONS
+from autograder.grading.identity import resolve_duplicates
 from autograder.grading.notebook import assignment_functions, grade_notebook
 from autograder.grading.results import SubmissionResult
 from autograder.grading.store import read_result, result_stem, write_atomic
-from autograder.grading.submission import Submission, discover_submissions, resolve_duplicates
+from autograder.grading.submission import Submission, discover_submissions
 from autograder.isolation.availability import check_isolation
 from autograder.isolation.sandbox import Sandbox
 from autograder.references import cached_references

@@ -1,22 +1,10 @@
-"""Find submissions: notebooks, folders, nbgrader's ``submitted/`` layout and zips; who submitted what.
+"""Find submissions: notebooks, folders, nbgrader's ``submitted/`` layout and zips.
 
-**Identity comes from the layout, never from depth or file times.** The student is the *top-level*
-entry under the submissions root: a folder (nbgrader's ``submitted/<student>/``) and everything
-inside it, however deep, belongs to that student; a top-level notebook or zip is the student named
-by its stem. Given one student's folder inside nbgrader's ``submitted/``, everything in it is that
-student's. So nothing inside one student's folder can create, replace or change another row: a
-planted ``alice/StyleTransfer/StyleTransfer.ipynb`` inside mallory's folder is mallory's.
-
-**One notebook per student and assignment** (:func:`resolve_duplicates`): among a student's
-notebooks of one assignment, the graded one is the first by :func:`duplicate_rank`: one that could be
-read, then the one at nbgrader's place ``<student>/<assignment>/<assignment>.ipynb``, then the one
-with the fewest folders (and zips) above it, then the one named exactly ``<assignment>.ipynb``,
-then the first path in sorted order. File times are never used (a student sets them). The others
-are named in the graded one's problems, so the student and the instructor see them.
-
-Reading one notebook is :mod:`autograder.grading.notebook_file`. Neither raises on a bad file:
-whatever is wrong becomes a plain-language line in :attr:`Submission.problems`, and
-:attr:`Submission.notebook` is ``None`` when nothing usable could be read.
+Who submitted what is :mod:`autograder.grading.identity` (the student is the top-level folder or file,
+never decided by depth or file times); reading one notebook is :mod:`autograder.grading.notebook_file`.
+Neither raises on a bad file: whatever is wrong becomes a plain-language line in
+:attr:`Submission.problems`, and :attr:`Submission.notebook` is ``None`` when nothing usable could be
+read.
 
 Discovery never follows a symbolic link and never opens anything but a regular file: a link or a
 FIFO named ``*.ipynb`` gets a row with a problem, not a grade, a hang or silence. Zips are read in
@@ -27,22 +15,26 @@ memory, streamed with a running byte cap: nothing is unpacked to disk. Every cos
 from __future__ import annotations
 
 import os
-import re
 import stat
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from autograder.course import NOTEBOOKS
+from autograder.grading.identity import (
+    assignment_of,
+    guess_assignment,
+    is_skipped,
+    known_assignment,
+    nbgrader_student,
+    single_student,
+)
 from autograder.grading.notebook_file import file_kind, read_notebook, read_notebook_bytes, too_big
 from autograder.settings import InputCaps
 
-__all__ = ["Submission", "discover_submissions", "duplicate_rank", "guess_assignment", "resolve_duplicates"]
-
-_SKIPPED_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
+__all__ = ["Submission", "discover_submissions"]
 
 
 @dataclass
@@ -51,7 +43,7 @@ class Submission:
 
     Attributes:
         student: the student's id: the top-level folder under the submissions root, else the
-            top-level zip's or notebook's stem (see the module docstring).
+            top-level zip's or notebook's stem (:mod:`autograder.grading.identity`).
         assignment: ``"NetworkVisualization"``, ``"StyleTransfer"``, or ``None`` when unknown.
         path: the ``.ipynb`` file; for a zip member, ``<zip>/<member name>`` (a name, not a file on
             disk); the zip itself when it held none.
@@ -70,39 +62,6 @@ class Submission:
     place: tuple[str, ...] = ()
 
 
-def _normalize(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def _assignment_from_name(name: str) -> str | None:
-    """An assignment named in a file or folder name (``network_visualization``, ``StyleTransfer-v2``)."""
-    key = _normalize(name)
-    for assignment in NOTEBOOKS:
-        if _normalize(assignment) in key:
-            return assignment
-    return None
-
-
-def _defined_names(nb: nbformat.NotebookNode) -> set[str]:
-    names: set[str] = set()
-    for cell in nb.get("cells", []):
-        if isinstance(cell, dict) and cell.get("cell_type") == "code":
-            names.update(re.findall(r"^\s*def\s+(\w+)\s*\(", str(cell.get("source", "")), flags=re.M))
-    return names
-
-
-def guess_assignment(nb: nbformat.NotebookNode) -> str | None:
-    """The assignment whose graded functions the notebook defines most of, ``None`` if none."""
-    names = _defined_names(nb)
-    counts = {a: len(names.intersection(nb.function_names)) for a, nb in NOTEBOOKS.items()}
-    best = max(counts, key=lambda a: counts[a])
-    return best if counts[best] > 0 else None
-
-
-def _is_skipped(name: str) -> bool:
-    return name in _SKIPPED_PARTS or name.startswith(".")
-
-
 def _iter_entries(folder: Path) -> Iterator[tuple[Path, os.DirEntry]]:
     """Every ``*.ipynb`` / ``*.zip`` entry under ``folder``, sorted, without following symbolic links.
 
@@ -115,7 +74,7 @@ def _iter_entries(folder: Path) -> Iterator[tuple[Path, os.DirEntry]]:
     except OSError:
         return
     for entry in entries:
-        if _is_skipped(entry.name):
+        if is_skipped(entry.name):
             continue
         path = Path(entry.path)
         try:
@@ -128,17 +87,6 @@ def _iter_entries(folder: Path) -> Iterator[tuple[Path, os.DirEntry]]:
             yield path, entry
 
 
-def _assignment_of(place: tuple[str, ...]) -> str | None:
-    """The assignment named by a file's place under its student: nbgrader's ``<assignment>/`` folder
-    right under the student, else the file's own name (``style_transfer (2).ipynb``)."""
-    folder = _assignment_from_name(place[0]) if len(place) > 1 else None
-    return folder or _assignment_from_name(Path(place[-1]).stem)
-
-
-def _known(assignment: str | None) -> str | None:
-    return assignment if assignment in NOTEBOOKS else _assignment_from_name(assignment or "")
-
-
 def _submission(
     path: Path,
     student: str,
@@ -149,7 +97,7 @@ def _submission(
 ) -> Submission:
     nb, read_problems = read
     problems = [*problems, *read_problems]
-    known = _known(assignment)
+    known = known_assignment(assignment)
     if known is None and nb is not None:
         known = guess_assignment(nb)
         if known:
@@ -166,7 +114,7 @@ def _unread(
     path: Path, student: str, assignment: str | None, problem: str, place: tuple[str, ...]
 ) -> Submission:
     """A row for a file that yields no notebook, with its problem."""
-    return Submission(student, _known(assignment), path, None, [problem], place)
+    return Submission(student, known_assignment(assignment), path, None, [problem], place)
 
 
 def _read_member(
@@ -215,7 +163,7 @@ def _from_zip(
                 for m in infos
                 if not m.is_dir()
                 and m.filename.lower().endswith(".ipynb")
-                and not any(_is_skipped(p) for p in Path(m.filename).parts)
+                and not any(is_skipped(p) for p in Path(m.filename).parts)
             ]
             if not members:
                 return [_unread(path, student, assignment, f"{path.name}: the zip holds no notebook", place)]
@@ -231,7 +179,7 @@ def _from_zip(
             for member in members:
                 member_path = path / member.filename  # names the member; never a file on disk
                 member_place = (*place, *(p for p in Path(member.filename).parts if p not in ("..", "/")))
-                zip_assignment = assignment or _assignment_of(member_place)
+                zip_assignment = assignment or assignment_of(member_place)
                 raw = _read_member(archive, member, budget, caps.notebook_bytes)
                 if raw is None:
                     limit = min(caps.notebook_bytes, caps.zip_unpacked_bytes)
@@ -271,36 +219,9 @@ def _discover_one(
     return [_submission(path, student, assignment, read_notebook(path, caps), [], place)]
 
 
-def _nbgrader_student(folder: Path) -> str | None:
-    """The student of nbgrader's ``submitted/<student>/...`` that ``folder`` is or lies in, if any."""
-    parts = folder.resolve().parts
-    if "submitted" not in parts[:-1]:
-        return None
-    return parts[len(parts) - parts[::-1].index("submitted", 1)]
-
-
-def _student_folder(root: Path) -> str | None:
-    """The student whose folder ``root`` is, when the instructor gave one student's folder: ``root``
-    lies inside nbgrader's ``submitted/`` (the student is the folder right under the nearest
-    ``submitted``), or every top-level entry of ``root`` is an assignment's folder
-    (``alice/StyleTransfer/...``: the student is ``root``'s name). The root and its ancestors are the
-    instructor's choice; a student's own folders never decide whose they are."""
-    student = _nbgrader_student(root)
-    if student is not None:
-        return student
-    try:
-        with os.scandir(root) as it:
-            entries = [e for e in it if not _is_skipped(e.name)]
-    except OSError:
-        return None
-    if entries and all(e.is_dir(follow_symlinks=False) and _assignment_from_name(e.name) for e in entries):
-        return root.name
-    return None
-
-
 def _identified(root: Path) -> Iterator[tuple[Path, str, tuple[str, ...]]]:
     """Every candidate file under ``root`` with its student and its place under the student's folder."""
-    owner = _student_folder(root)
+    owner = single_student(root)
     for file, _entry in _iter_entries(root):
         rel = file.relative_to(root).parts
         if owner is not None:  # all of root belongs to one student
@@ -340,13 +261,13 @@ def discover_submissions(path: Path, caps: InputCaps | None = None) -> list[Subm
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: give a notebook, a zip or a folder of submissions")
     if not path.is_dir():
-        student = _nbgrader_student(path.parent)  # one notebook of nbgrader's submitted/<student>/...
+        student = nbgrader_student(path.parent)  # one notebook of nbgrader's submitted/<student>/...
         place = (path.name,)
-        return _discover_guarded(path, student or path.stem, _assignment_of(place), caps, place)
+        return _discover_guarded(path, student or path.stem, assignment_of(place), caps, place)
     root = path / "submitted" if (path / "submitted").is_dir() else path
     submissions: list[Submission] = []
     for file, student, place in _identified(root):
-        submissions.extend(_discover_guarded(file, student, _assignment_of(place), caps, place))
+        submissions.extend(_discover_guarded(file, student, assignment_of(place), caps, place))
     return submissions
 
 
@@ -359,46 +280,3 @@ def _discover_guarded(
     except Exception as exc:  # a reader's bug on odd input must cost this file only
         why = f"{path.name} could not be read ({type(exc).__name__}: {exc})"
         return [_unread(path, student, assignment, why, place)]
-
-
-def duplicate_rank(submission: Submission) -> tuple[bool, bool, int, bool, str]:
-    """Sort key among one student's notebooks of one assignment: the first is graded.
-
-    In order: one that could be read; the one at nbgrader's place ``<assignment>/<assignment>.ipynb``
-    under the student's folder; the fewest folders (and zips) above it; the one named exactly
-    ``<assignment>.ipynb``; the first path in sorted order. Never file times (a student sets them).
-    """
-    exact = f"{submission.assignment}.ipynb"
-    canonical = submission.place == (submission.assignment, exact)
-    return (
-        submission.notebook is None,
-        not canonical,
-        len(submission.place),
-        submission.path.name != exact,
-        str(submission.path),
-    )
-
-
-def resolve_duplicates(submissions: Iterable[Submission]) -> list[Submission]:
-    """One submission per (student, assignment), chosen by :func:`duplicate_rank`; the others are
-    named in its problems, so the student and the instructor see what was not graded.
-
-    Returns:
-        The graded submissions, in the order of their first file.
-    """
-    groups: dict[tuple[str, str | None], list[Submission]] = {}
-    for submission in submissions:
-        groups.setdefault((submission.student, submission.assignment), []).append(submission)
-    kept = []
-    for group in groups.values():
-        winner = min(group, key=duplicate_rank)
-        if len(group) > 1:
-            others = ", ".join(sorted("/".join(s.place) or s.path.name for s in group if s is not winner))
-            winner.problems.append(
-                f"{len(group)} files were submitted for this assignment; graded "
-                f"{'/'.join(winner.place) or winner.path.name} (a readable notebook at "
-                f"{winner.assignment or 'ASSIGNMENT'}/{winner.assignment or 'ASSIGNMENT'}.ipynb "
-                f"comes first, then the least nested, then the exact name), and not: {others}"
-            )
-        kept.append(winner)
-    return kept
