@@ -206,6 +206,10 @@ def _sandbox_folder(stage: str, config: SpawnConfig) -> list[str]:
     """The sandbox's ``in/`` (read-only) and ``out/`` from the grader, a private capped home."""
     home = config.home
     root = os.path.dirname(home)
+    _mount_point(stage + root, True)
+    info = os.stat(root)  # the same owner and mode as the grader's folder: private to this student
+    os.chown(stage + root, info.st_uid, info.st_gid)
+    os.chmod(stage + root, info.st_mode & 0o7777)
     for name in ("in", "out"):
         _mount_point(f"{stage}{root}/{name}", True)
         mount(f"{root}/{name}", f"{stage}{root}/{name}", None, MS_BIND)
