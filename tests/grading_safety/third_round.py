@@ -120,6 +120,20 @@ for cell in cells:
 return None
 """
 
+
+def _attack(name: str, body: str, status: str, needs: str) -> Case:
+    """A case whose content_loss is ``body``: it must end in ``status`` and score zero."""
+    return Case(
+        name,
+        _ST,
+        hostile(_ST, "content_loss", body),
+        lost(_ST, "content_loss"),
+        "content_loss",
+        (status,),
+        needs=needs,
+    )
+
+
 #: Every third-round case (StyleTransfer).
 THIRD_ROUND: list[Case] = [
     Case(CLASSMATE, _ST, notebook_maker(_ST, lambda nb: nb), full(_ST)),
@@ -141,31 +155,7 @@ THIRD_ROUND: list[Case] = [
         problem="nested too deeply",
     ),
     Case("lone_surrogate", _ST, _lone_surrogate, full(_ST), problem="not valid unicode"),
-    Case(
-        "sysv_shared_memory",
-        _ST,
-        hostile(_ST, "content_loss", SYSV_IPC),
-        lost(_ST, "content_loss"),
-        "content_loss",
-        ("error",),
-        needs="ipc",
-    ),
-    Case(
-        "run_lock_files",
-        _ST,
-        hostile(_ST, "content_loss", RUN_LOCK),
-        lost(_ST, "content_loss"),
-        "content_loss",
-        ("not_implemented",),
-        needs="view",
-    ),
-    Case(
-        "solutions_copy_elsewhere",
-        _ST,
-        hostile(_ST, "content_loss", SOLUTIONS_COPY),
-        lost(_ST, "content_loss"),
-        "content_loss",
-        ("not_implemented",),
-        needs="view",
-    ),
+    _attack("sysv_shared_memory", SYSV_IPC, "error", "ipc"),
+    _attack("run_lock_files", RUN_LOCK, "not_implemented", "view"),
+    _attack("solutions_copy_elsewhere", SOLUTIONS_COPY, "not_implemented", "view"),
 ]
