@@ -65,15 +65,14 @@ SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime")
 COURSE_PRIVATE = ("source", "release", "autograded", "feedback", "gradebook.db", "nbgrader_config.py")
 
 
-def _site_folders() -> list[str]:
-    """The folders packages are imported from: the venv (whole), else each site-packages folder."""
-    if sys.prefix != sys.base_prefix:
+def _environment() -> list[str]:
+    """The environment packages are imported from: a virtual environment or a conda environment as a
+    whole (its own shared libraries live there), else only the site-packages folders (a system
+    Python's prefix is ``/usr``: all of it would be far more than the student needs)."""
+    if sys.prefix != sys.base_prefix or os.path.isdir(os.path.join(sys.prefix, "conda-meta")):
         return [sys.prefix]
-    return [
-        p
-        for p in sys.path
-        if p and os.path.isdir(p) and os.path.basename(p) in ("site-packages", "dist-packages")
-    ]
+    names = ("site-packages", "dist-packages")
+    return [p for p in sys.path if p and os.path.isdir(p) and os.path.basename(p) in names]
 
 
 def visible_paths() -> list[str]:
@@ -83,7 +82,7 @@ def visible_paths() -> list[str]:
         Absolute paths of folders and files; symbolic links among the system library folders
         (``/lib -> usr/lib``) are returned as the links themselves, to be recreated as links.
     """
-    paths = {sysconfig.get_paths()["stdlib"], sys.prefix, *_site_folders()}
+    paths = {sysconfig.get_paths()["stdlib"], *_environment()}
     for executable in (sys.executable, getattr(sys, "_base_executable", sys.executable)):
         paths.add(os.path.realpath(executable))
     libdir = sysconfig.get_config_var("LIBDIR")

@@ -42,6 +42,21 @@ def test_the_view_is_python_the_packages_and_the_course_code() -> None:
         )
 
 
+def test_a_system_python_shows_its_packages_not_its_whole_prefix(tmp_path: Path, monkeypatch) -> None:
+    """Without a venv (a system Python, prefix /usr), is only its site-packages visible, not all of
+    /usr; and is a conda environment visible whole (its shared libraries live there)?"""
+    from autograder.isolation import view
+
+    site = tmp_path / "usr" / "lib" / "python3" / "dist-packages"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "usr"))
+    monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "usr"))
+    monkeypatch.setattr(sys, "path", ["", str(site), str(tmp_path / "usr" / "lib" / "python3.11")])
+    assert view._environment() == [str(site)]
+    (tmp_path / "usr" / "conda-meta").mkdir()
+    assert view._environment() == [str(tmp_path / "usr")]
+
+
 def test_hidden_paths_cover_what_could_overlap_the_view(tmp_path: Path) -> None:
     """Are the course roots (given, Gradescope's, the checkout), the package's references, the
     reference file, the outputs and the private parts of a graded nbgrader course all hidden?"""
