@@ -68,8 +68,7 @@ if pid == 0:
         os.mkdir("/tmp/proc")
         s.mount("proc", "/tmp/proc", "proc", s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC)
         os.mkdir("/tmp/old")
-        number = {{"x86_64": 155, "aarch64": 41}}[platform.machine()]
-        s.check(s.libc.syscall(number, b"/tmp", b"/tmp/old"), "pivot_root")
+        s.check(s.libc.syscall(s.SYS_PIVOT_ROOT[platform.machine()], b"/tmp", b"/tmp/old"), "pivot_root")
     except BaseException as exc:
         print(exc, file=sys.stderr)
         os._exit(1)

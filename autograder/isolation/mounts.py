@@ -33,6 +33,7 @@ from autograder.isolation.syscalls import (
     MS_NOSUID,
     MS_PRIVATE,
     MS_REC,
+    SYS_PIVOT_ROOT,
     check,
     libc,
     mount,
@@ -44,8 +45,6 @@ __all__ = ["DEVICES", "ViewPlan", "enter_view", "plan_view"]
 
 #: Device nodes the student process gets (bound from the host's ``/dev``).
 DEVICES = ("null", "zero", "full", "random", "urandom")
-#: ``pivot_root(2)`` by architecture (glibc has no wrapper).
-_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 _MNT_DETACH = 2
 
 
@@ -223,7 +222,7 @@ def _sandbox_folder(stage: str, config: SpawnConfig) -> list[str]:
 
 def _pivot(stage: str) -> None:
     """Make ``stage`` the root of this mount namespace and detach the old root."""
-    number = _SYS_PIVOT_ROOT.get(platform.machine())
+    number = SYS_PIVOT_ROOT.get(platform.machine())
     if number is None:
         raise OSError(f"pivot_root is unknown on {platform.machine()}")
     old = stage + "/.old-root"
