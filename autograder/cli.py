@@ -60,6 +60,8 @@ def _grade(args: argparse.Namespace) -> int:
     except UnisolatedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for warning in run.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     failed = [r for r in run.results if r.grader_error]
     unisolated = [r for r in run.results if r.isolation == "none"]
     if unisolated:
@@ -96,11 +98,12 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _nbgrader_import(args: argparse.Namespace) -> int:
-    from autograder.grading.nbgrader_gradebook import import_results, read_results
+    from autograder.grading.nbgrader_gradebook import import_results
+    from autograder.grading.store import read_results
 
-    report = import_results(
-        read_results(Path(args.out)), Path(args.course), args.db, create_students=args.create_students
-    )
+    results, unreadable = read_results(Path(args.out))
+    report = import_results(results, Path(args.course), args.db, create_students=args.create_students)
+    report.skipped += unreadable
     print(report.summary())
     return 1 if report.skipped else 0
 
@@ -108,9 +111,9 @@ def _nbgrader_import(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from autograder.class_report import rebuild_report
 
-    paths, unreadable = rebuild_report(Path(args.out))
-    for name in unreadable:
-        print(f"warning: skipped {name}: not a readable result file", file=sys.stderr)
+    paths, warnings = rebuild_report(Path(args.out))
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"wrote {paths['html']} and {paths['csv']}")
     return 0
 

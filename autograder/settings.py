@@ -186,7 +186,7 @@ class GradingSettings:
             (no namespaces); every result then records it.
         isolate: isolate student processes (set from the probe: ``False`` where none is available).
         course_roots: course source trees the grader was given, hidden from student code as a whole
-            (see :func:`autograder.isolation.hidden.course_roots`).
+            (see :func:`autograder.isolation.view.course_roots`).
         caps: caps on what the grader reads from each submission.
     """
 

@@ -9,7 +9,7 @@ Modules: :mod:`~autograder.class_report.stats` (the numbers, from result files),
 
 from autograder.class_report.files import (
     class_report_csv,
-    load_results,
+    read_run_info,
     rebuild_report,
     run_info,
     solution_fingerprints,
@@ -20,7 +20,7 @@ from autograder.class_report.page import class_report_html
 __all__ = [
     "class_report_csv",
     "class_report_html",
-    "load_results",
+    "read_run_info",
     "rebuild_report",
     "run_info",
     "solution_fingerprints",

@@ -27,12 +27,14 @@ from autograder.class_report.stats import (
     normalize_message,
     summary,
 )
-from autograder.grading.results import STATUSES, SubmissionResult
-from autograder.grading.store import write_atomic
+from autograder.grading.escaping import spreadsheet_safe
+from autograder.grading.results import SubmissionResult
+from autograder.grading.store import read_results, write_atomic
+from autograder.status import Status
 
 __all__ = [
     "class_report_csv",
-    "load_results",
+    "read_run_info",
     "rebuild_report",
     "run_info",
     "solution_fingerprints",
@@ -104,10 +106,24 @@ def run_info(
     }
 
 
+class _SafeWriter:
+    """A CSV writer whose every text cell is made inert for spreadsheets (names, messages)."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self._writer = csv.writer(buffer, lineterminator="\n")
+
+    def writerow(self, row: Sequence[Any]) -> None:
+        self._writer.writerow([spreadsheet_safe(v) if isinstance(v, str) else v for v in row])
+
+
 def class_report_csv(stats: ClassStats) -> str:
-    """The report's numbers as CSV rows ``section, assignment, function, item, value``."""
+    """The report's numbers as CSV rows ``section, assignment, function, item, value``.
+
+    Every text cell (student names, messages, reasons) is made inert for spreadsheets, as in
+    ``gradebook.csv`` (:func:`~autograder.grading.escaping.spreadsheet_safe`).
+    """
     buffer = io.StringIO()
-    w = csv.writer(buffer, lineterminator="\n")
+    w = _SafeWriter(buffer)
     w.writerow(["section", "assignment", "function", "item", "value"])
     for item in ("found", "graded", "not_graded", "unreadable"):
         w.writerow(["summary", "", "", item, getattr(stats, item)])
@@ -136,7 +152,7 @@ def _csv_num(value: float | None) -> str:
 
 def _function_rows(w: Any, assignment: str, f: FunctionStats) -> None:
     fn = f.function
-    for status in STATUSES:
+    for status in Status:
         w.writerow(["status", assignment, fn, status, f.statuses.get(status, 0)])
     for points, count in sorted(Counter(round(p, 4) for p in f.points).items()):
         w.writerow(["points", assignment, fn, f"{points:g}", count])
@@ -165,35 +181,63 @@ def write_class_report(
     return paths
 
 
-def load_results(out_dir: Path) -> tuple[list[SubmissionResult], list[str]]:
-    """Every readable ``out_dir/results/*.json``, sorted by file name, and the names of unreadable ones.
+#: Fields of ``run.json`` and the kinds the page relies on (a mistyped one is dropped with a warning).
+_RUN_FIELDS: dict[str, tuple[type, ...]] = {
+    "written": (str,),
+    "reference_set": (str,),
+    "seed": (int, type(None)),
+    "seed_digest": (str,),
+    "references": (dict,),
+    "limits": (dict,),
+    "workers": (int,),
+    "protections": (dict,),
+    "solution_fingerprints": (dict,),
+}
 
-    Raises:
-        FileNotFoundError: when ``out_dir/results/`` holds no result file.
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def read_run_info(out_dir: Path) -> tuple[dict[str, Any], list[str]]:
+    """``out_dir/run.json`` as the page needs it, and a warning per part that had to be left out.
+
+    A missing file gives ``{}`` (run settings unknown); a file that is not a JSON object, or a field
+    of the wrong kind (a table that is not a table of plain values), is left out with a warning:
+    never fatal.
     """
-    results_dir = Path(out_dir) / "results"
-    files = sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []
-    if not files:
-        raise FileNotFoundError(
-            f"{results_dir} holds no grading results: give the --out folder of a "
-            "`python -m autograder grade` run (it has results/<student>__<assignment>.json files)."
-        )
-    results, bad = [], []
-    for path in files:
-        try:
-            results.append(SubmissionResult.from_json(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError, KeyError):
-            bad.append(path.name)
-    return results, bad
+    path = Path(out_dir) / "run.json"
+    if not path.is_file():
+        return {}, []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        return {}, [f"ignored run.json: not readable JSON ({type(exc).__name__}: {exc})"]
+    if not isinstance(data, dict):
+        return {}, ["ignored run.json: not a JSON object"]
+    run, warnings = {}, []
+    for key, value in data.items():
+        kinds = _RUN_FIELDS.get(key)
+        ok = kinds is not None and isinstance(value, kinds) and not isinstance(value, bool)
+        if ok and isinstance(value, dict):
+            ok = all(isinstance(k, str) and _scalar(v) for k, v in value.items())
+        if ok:
+            run[key] = value
+        elif kinds is not None:
+            warnings.append(f"ignored run.json's {key!r}: not {' or '.join(k.__name__ for k in kinds)}")
+    return run, warnings
 
 
 def rebuild_report(out_dir: Path) -> tuple[dict[str, Path], list[str]]:
     """Rebuild the class report from ``out_dir/results/`` and ``out_dir/run.json``, without regrading.
 
     Returns:
-        The files written and the result files that could not be read (skipped).
+        The files written, and warnings for what was skipped (a result file that is not a result, a
+        malformed ``run.json`` or one of its fields): never fatal.
+
+    Raises:
+        FileNotFoundError: when ``out_dir/results/`` holds no result file.
     """
-    results, bad = load_results(out_dir)
-    run_path = Path(out_dir) / "run.json"
-    run = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else {}
-    return write_class_report(Path(out_dir), results, run), bad
+    results, warnings = read_results(out_dir)
+    run, run_warnings = read_run_info(out_dir)
+    return write_class_report(Path(out_dir), results, run), [*warnings, *run_warnings]

@@ -29,32 +29,10 @@ from autograder.class_report.stats import (
     ClassStats,
     summary,
 )
-from autograder.grading.results import STATUSES
+from autograder.status import Status
 
 __all__ = ["class_report_html"]
 
-_STATUS_LABEL = {
-    "passed": "pass",
-    "partial": "partial",
-    "failed": "fail",
-    "not_implemented": "not impl.",
-    "error": "error",
-    "timeout": "timeout",
-    "memory": "memory",
-    "crashed": "crashed",
-    "missing": "missing",
-}
-_STATUS_COLOR = {
-    "passed": "#2e7d32",
-    "partial": "#f9a825",
-    "failed": "#c62828",
-    "not_implemented": "#9e9e9e",
-    "error": "#6a1b9a",
-    "timeout": "#1565c0",
-    "memory": "#00838f",
-    "crashed": "#4e342e",
-    "missing": "#616161",
-}
 #: Rows shown per function in the message table (the CSV has all of them).
 _MESSAGES_SHOWN = 8
 #: Student names shown per similarity cluster in the HTML (the CSV has all of them).
@@ -204,7 +182,7 @@ def _messages_section(a: AssignmentStats) -> str:
 
 
 def _functions_section(a: AssignmentStats) -> str:
-    head = "".join(f"<th>{_esc(_STATUS_LABEL[s])}</th>" for s in STATUSES)
+    head = "".join(f"<th>{_esc(s.label)}</th>" for s in Status)
     out = [
         "<h3>Per function</h3><table><tr><th>function</th><th>mean points</th>"
         f"{head}<th>median rel_error of failures</th><th>threshold</th></tr>"
@@ -212,8 +190,8 @@ def _functions_section(a: AssignmentStats) -> str:
     for f in a.functions:
         cells = "".join(
             f"<td class='n{' zero' if not f.statuses.get(s) else ''}'"
-            f"{' style=color:' + _STATUS_COLOR[s] if f.statuses.get(s) else ''}>{f.statuses.get(s, 0)}</td>"
-            for s in STATUSES
+            f"{' style=color:' + s.color if f.statuses.get(s) else ''}>{f.statuses.get(s, 0)}</td>"
+            for s in Status
         )
         mean = statistics.fmean(f.points) if f.points else None
         out.append(

@@ -27,7 +27,8 @@ from typing import Any
 from autograder.class_report.similarity import MIN_NODES
 from autograder.course import NOTEBOOKS
 from autograder.functions import FUNCTIONS
-from autograder.grading.results import STATUSES, SubmissionResult
+from autograder.grading.results import SubmissionResult
+from autograder.status import Status
 
 __all__ = [
     "UNREADABLE_MESSAGE",
@@ -113,7 +114,7 @@ class FunctionStats:
         function: the function's name.
         max_points: points available.
         points: points of each graded submission.
-        statuses: count per status of :data:`autograder.grading.results.STATUSES` (all present).
+        statuses: count per status of :class:`autograder.status.Status` (all present).
         median_failed_rel_error: median rel_error of the failed and partial checks that measured one.
         threshold: the accepted rel_error (``None`` for checks by property).
         mistakes: known mistakes, most frequent first.
@@ -125,7 +126,7 @@ class FunctionStats:
     function: str
     max_points: float
     points: list[float] = field(default_factory=list)
-    statuses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    statuses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
     median_failed_rel_error: float | None = None
     threshold: float | None = None
     mistakes: list[MistakeRow] = field(default_factory=list)
@@ -222,7 +223,7 @@ def _function_stats(
         if check is None:
             continue
         stats.max_points = check.max_points
-        stats.points.append(check.points)
+        stats.points.append(check.earned)
         stats.statuses[check.status] = stats.statuses.get(check.status, 0) + 1
         if check.threshold is not None:
             stats.threshold = check.threshold
@@ -309,7 +310,7 @@ def class_stats(results: Sequence[SubmissionResult], run: Mapping[str, Any] | No
                 not_graded=sum(submission_kind(r) == "not_graded" for r in members),
                 unreadable=sum(submission_kind(r) == "unreadable" for r in members),
                 max_score=max((r.max_score for r in members), default=0.0),
-                totals=[r.score for r in graded],
+                totals=[r.earned for r in graded],
                 submission_seconds=[s for r in graded if (s := _submission_seconds(r)) is not None],
                 functions=[_function_stats(f, graded, solution_digests) for f in functions],
             )

@@ -27,32 +27,14 @@ from typing import Any
 from autograder.course import NOTEBOOKS
 from autograder.functions import FUNCTIONS
 from autograder.gradescope.upload import Upload
+from autograder.grading.escaping import md_block, md_code, md_text
 from autograder.grading.results import CheckResult, SubmissionResult
+from autograder.status import Status, status_label
 
 __all__ = ["DEFAULT_VISIBILITY", "failure_results", "gradescope_results", "upload_message"]
 
 #: Visibility of scores and per-function feedback unless the zip was built with another.
 DEFAULT_VISIBILITY = "after_published"
-
-_LABEL = {
-    "passed": "Passed",
-    "partial": "Partial credit",
-    "failed": "Failed",
-    "not_implemented": "Not implemented",
-    "error": "Error",
-    "timeout": "Timed out",
-    "memory": "Out of memory",
-    "crashed": "Crashed",
-    "missing": "Missing",
-}
-
-
-def _fence(text: str) -> str:
-    """``text`` in a Markdown code block that its own backticks cannot close."""
-    fence = "```"
-    while fence in text:
-        fence += "`"
-    return f"{fence}text\n{text}\n{fence}"
 
 
 def _number(assignment: str | None, function: str) -> str:
@@ -63,22 +45,22 @@ def _number(assignment: str | None, function: str) -> str:
 
 
 def _test(result: SubmissionResult, check: CheckResult, visibility: str) -> dict[str, Any]:
-    earned = check.points > 0 or check.max_points == 0
-    label = _LABEL.get(check.status, check.status)
+    earned = check.earned > 0 or check.max_points == 0
+    label = status_label(check.status)
     if check.status != "passed" and earned:
-        label = "Partial credit"
-    lines = [f"**{label}: {check.points:g} / {check.max_points:g} points**"]
+        label = Status.PARTIAL.label
+    lines = [f"**{md_text(label.capitalize())}: {check.earned:g} / {check.max_points:g} points**"]
     if check.message.strip():
-        lines += ["", _fence(check.message.strip())]
+        lines += ["", md_block(check.message.strip())]
     if check.hint and check.status != "passed":
-        lines += ["", f"**Hint:** {check.hint}"]
+        lines += ["", f"**Hint:** {md_text(check.hint)}"]
     extra = {"status": check.status, "check": check.check}
     if check.rel_error is not None:
         extra.update(rel_error=check.rel_error, threshold=check.threshold)
     return {
         "name": f"{result.assignment or 'notebook'}: {check.function}",
         "number": _number(result.assignment, check.function),
-        "score": float(check.points),
+        "score": float(check.earned),
         "max_score": float(check.max_points),
         "status": "passed" if earned else "failed",
         "output": "\n".join(lines),
@@ -100,27 +82,38 @@ def _upload_from(results: Sequence[SubmissionResult]) -> Upload:
 
 
 def upload_message(upload: Upload, results: Sequence[SubmissionResult], visibility: str) -> str:
-    """The short Markdown summary students see at once: what was graded, what is missing or ignored."""
+    """The short Markdown summary students see at once: what was graded, what is missing or ignored.
+
+    File names and problems come from the upload: each is escaped (:mod:`autograder.grading.escaping`).
+    """
     by_assignment = {r.assignment: r for r in results}
     lines = []
     for assignment, name in upload.graded.items():
         result = by_assignment.get(assignment)
         count = len(result.checks) if result else 0
-        lines.append(f"- Found `{name}`: graded as **{assignment}**, {count} functions graded.")
+        if assignment in upload.unreadable:
+            lines.append(
+                f"- Found {md_code(name)} for **{md_text(assignment)}**, but it could not be read "
+                "(see the problems below): it scores 0. Upload the notebook file itself and submit again."
+            )
+            continue
+        lines.append(
+            f"- Found {md_code(name)}: graded as **{md_text(assignment)}**, {count} functions graded."
+        )
     for assignment in upload.missing:
         lines.append(
-            f"- **Missing: no {assignment} notebook** in your upload. Upload `{assignment}.ipynb` "
-            "(in Jupyter: File > Download) and submit again."
+            f"- **Missing: no {md_text(assignment)} notebook** in your upload. Upload "
+            f"{md_code(assignment + '.ipynb')} (in Jupyter: File > Download) and submit again."
         )
     for ignored in upload.ignored:
-        lines.append(f"- Not graded: `{ignored}`.")
+        lines.append(f"- Not graded: {md_code(ignored)}.")
     if not upload.files:
         lines.append("- Your submission holds no files.")
     elif upload.missing and not upload.graded:
-        lines.append("- Files uploaded: " + ", ".join(f"`{f}`" for f in upload.files[:20]) + ".")
+        lines.append("- Files uploaded: " + ", ".join(md_code(f) for f in upload.files[:20]) + ".")
     problems = list(dict.fromkeys(upload.problems))
     if problems:
-        lines += ["", "Problems reading your notebook:", *(f"- {p}" for p in problems[:10])]
+        lines += ["", "Problems reading your notebook:", *(f"- {md_text(p)}" for p in problems[:10])]
     if visibility != "visible":
         lines += ["", "Scores and feedback per function appear when the course staff publish them."]
     return "\n".join(lines)
@@ -145,6 +138,7 @@ def gradescope_results(
     Returns:
         The JSON object (validated by :func:`autograder.gradescope.schema.validate_results`).
     """
+    results = list({r.assignment: r for r in results}.values())  # one per notebook, as the gradebook
     upload = upload or _upload_from(results)
     message = upload_message(upload, results, visibility)
     if any(r.isolation == "none" for r in results):
@@ -152,7 +146,7 @@ def gradescope_results(
             "\n\n**Graded without isolation:** your code ran with the grader's own permissions (the "
             "instructor accepted this with --allow-unisolated). Scores are computed as usual."
         )
-    ok = bool(upload.graded) and not upload.missing
+    ok = bool(upload.graded) and not upload.missing and not upload.unreadable
     tests: list[dict[str, Any]] = [
         {
             "name": "Submission: files found",
@@ -168,7 +162,7 @@ def gradescope_results(
     for result in results:
         tests += [_test(result, check, visibility) for check in result.checks]
     data: dict[str, Any] = {
-        "score": round(sum(min(max(r.score, 0.0), r.max_score) for r in results), 4),
+        "score": round(sum(r.earned for r in results), 4),
         "output": message,
         "output_format": "md",
         "visibility": visibility,

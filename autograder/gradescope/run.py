@@ -63,12 +63,12 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     write_atomic(path, json.dumps(data, indent=2))
 
 
-def _missing(assignment: str, references: str) -> SubmissionResult:
+def _missing(assignment: str, references: str, why: str) -> SubmissionResult:
+    """A result of 0 for an assignment without a gradable upload, each function saying ``why``."""
     from autograder.functions import functions_of
 
     checks = [
-        CheckResult(fn.name, references, 0.0, fn.points, "missing", f"no {assignment} notebook was uploaded")
-        for fn in functions_of(assignment)
+        CheckResult(fn.name, references, 0.0, fn.points, "missing", why) for fn in functions_of(assignment)
     ]
     return SubmissionResult("submission", assignment, 0.0, sum(c.max_points for c in checks), checks)
 
@@ -101,12 +101,18 @@ def _grade(root: Path, config: RunConfig, workdir: Path) -> tuple[dict[str, Any]
         course_roots=(source, root / "submission", root / "results"),
     )
     graded: list[SubmissionResult] = []
-    if upload.graded:
+    if set(upload.graded) - set(upload.unreadable):
         graded = grade_path(staged, workdir / "out", settings, progress=False).results
     failed = [r for r in graded if r.grader_error]
     if failed:
         return {}, f"{failed[0].assignment}: {failed[0].grader_error}"
-    results = graded + [_missing(a, config.references) for a in upload.missing]
+    results = graded + [
+        _missing(a, config.references, f"no {a} notebook was uploaded") for a in upload.missing
+    ]
+    results += [
+        _missing(a, config.references, f"the uploaded {upload.graded[a]} could not be read (see above)")
+        for a in upload.unreadable
+    ]
     order = list(NOTEBOOKS)
     results.sort(key=lambda r: order.index(r.assignment) if r.assignment in NOTEBOOKS else 99)
     data = gradescope_results(

@@ -2,14 +2,18 @@
 
 Students upload ``StyleTransfer (1).ipynb`` (the browser renamed a second download), both notebooks
 at once, a zip, or the wrong file. :func:`select_upload` reads the submission folder (notebooks and
-zips, through :func:`autograder.grading.submission.discover_submissions`), keeps one notebook per expected
-assignment (the exactly named one first) and copies it to ``<assignment>.ipynb`` in a staging
-folder that the batch grader then grades. :class:`Upload` records what was found for the message
-students see at once.
+zips, through :func:`autograder.grading.submission.discover_submissions`), keeps one notebook per
+expected assignment (by :func:`~autograder.grading.submission.duplicate_rank`: a readable one first,
+then the least nested, then the exact name) and writes the notebook it *read* to
+``<assignment>.ipynb`` in a staging folder that the batch grader then grades. Nothing in the upload
+is ever followed or copied as a path: a symbolic link is listed as one and graded as unreadable
+(its target is never read). :class:`Upload` records what was found for the message students see at
+once.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.grading.identity import duplicate_rank
 from autograder.grading.submission import Submission, discover_submissions
 
 __all__ = ["Upload", "select_upload"]
@@ -35,6 +40,8 @@ class Upload:
             ``"notes.ipynb (not a notebook of this assignment)"``.
         missing: expected assignments for which no notebook was found.
         problems: what went wrong reading the graded notebooks (unreadable file, guessed assignment).
+        unreadable: expected assignments whose chosen upload could not be read (a symbolic link, not
+            a notebook...): graded 0 with its problems, nothing staged.
     """
 
     files: list[str] = field(default_factory=list)
@@ -42,6 +49,20 @@ class Upload:
     ignored: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def _listing(folder: Path) -> list[str]:
+    """Every uploaded file, relative to ``folder``, without following a symbolic link (a link is
+    listed as one, never entered or read)."""
+    files = []
+    for parent, dirs, names in os.walk(folder, followlinks=False):
+        here = Path(parent)
+        dirs[:] = [d for d in dirs if d not in _SKIPPED]
+        for name in [*names, *(d for d in dirs if (here / d).is_symlink())]:
+            rel = str((here / name).relative_to(folder))
+            files.append(f"{rel} (a symbolic link, not followed)" if (here / name).is_symlink() else rel)
+    return sorted(files)
 
 
 def _display(sub: Submission, folder: Path, workdir: Path) -> str:
@@ -54,11 +75,6 @@ def _display(sub: Submission, folder: Path, workdir: Path) -> str:
             if " read from " in problem:
                 return problem.replace(" read from ", " in ")
     return sub.path.name
-
-
-def _rank(sub: Submission, assignment: str) -> tuple[int, int, str]:
-    """Sort key: readable first, then the exact file name, then by name."""
-    return (sub.notebook is None, sub.path.name != f"{assignment}.ipynb", sub.path.name)
 
 
 def select_upload(folder: Path, workdir: Path, assignments: Sequence[str]) -> tuple[Upload, Path]:
@@ -75,12 +91,8 @@ def select_upload(folder: Path, workdir: Path, assignments: Sequence[str]) -> tu
     """
     folder, workdir = Path(folder), Path(workdir)
     upload = Upload()
-    if folder.is_dir():
-        upload.files = sorted(
-            str(p.relative_to(folder))
-            for p in folder.rglob("*")
-            if p.is_file() and not any(part in _SKIPPED for part in p.relative_to(folder).parts)
-        )
+    if folder.is_dir() and not folder.is_symlink():
+        upload.files = _listing(folder)
     unpacked = workdir / "unpacked"  # only names: zips are read in memory
     found = discover_submissions(folder) if upload.files else []
     candidates: dict[str, list[Submission]] = {a: [] for a in assignments}
@@ -97,7 +109,7 @@ def select_upload(folder: Path, workdir: Path, assignments: Sequence[str]) -> tu
         if not subs:
             upload.missing.append(assignment)
             continue
-        chosen, *others = sorted(subs, key=lambda s: _rank(s, assignment))
+        chosen, *others = sorted(subs, key=duplicate_rank)
         upload.graded[assignment] = _display(chosen, folder, unpacked)
         upload.problems += [p for p in chosen.problems if " read from " not in p]
         upload.ignored += [
@@ -105,8 +117,8 @@ def select_upload(folder: Path, workdir: Path, assignments: Sequence[str]) -> tu
             f"{upload.graded[assignment]} was graded)"
             for s in others
         ]
-        if chosen.path.is_file() and chosen.path.suffix.lower() == ".ipynb":
-            shutil.copyfile(chosen.path, staged / f"{assignment}.ipynb")
-        elif chosen.notebook is not None:  # a notebook read from an uploaded zip
+        if chosen.notebook is not None:  # what was read (O_NOFOLLOW, regular files only), never a path
             nbformat.write(chosen.notebook, staged / f"{assignment}.ipynb")
+        else:
+            upload.unreadable.append(assignment)
     return upload, staged

@@ -23,31 +23,35 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from autograder.functions import FUNCTIONS
-from autograder.grading.nbgrader_gradebook import course_private_paths
+from autograder.grading.identity import resolve_duplicates
 from autograder.grading.notebook import assignment_functions, grade_notebook
 from autograder.grading.results import SubmissionResult
-from autograder.grading.store import result_stem, write_atomic
+from autograder.grading.store import read_result, result_stem, write_atomic
 from autograder.grading.submission import Submission, discover_submissions
 from autograder.isolation.availability import check_isolation
 from autograder.isolation.sandbox import Sandbox
 from autograder.references import cached_references
 from autograder.settings import GradingSettings
 
-__all__ = ["GradeRun", "grade_path", "resolve_duplicates"]
+__all__ = ["GradeRun", "grade_path"]
 
 
-def _needs_grading(out_json: Path) -> bool:
-    """No result yet, an unreadable one, or one the grader failed to produce (retried on rerun)."""
+def _needs_grading(out_json: Path) -> tuple[bool, str]:
+    """Whether to grade: no result yet, an unreadable one, or one the grader failed to produce
+    (retried on rerun); and a warning when an existing file was not a readable result."""
+    if not out_json.exists():
+        return True, ""
     try:
-        return bool(SubmissionResult.from_json(out_json.read_text(encoding="utf-8")).grader_error)
-    except (OSError, ValueError, TypeError):  # missing, or not a result we can read
-        return True
+        return bool(read_result(out_json).grader_error), ""
+    except (OSError, ValueError, TypeError, RecursionError) as exc:  # not a result we can read
+        why = f"{type(exc).__name__}: {exc}"
+        return True, f"results/{out_json.name} was not a readable result ({why}); graded again"
 
 
 def _grader_failure(submission: Submission, exc: BaseException) -> SubmissionResult:
@@ -86,32 +90,6 @@ def _grade_job(job: _Job) -> tuple[str, float]:
     return str(job.out_json), time.perf_counter() - start
 
 
-def resolve_duplicates(submissions: Iterable[Submission]) -> list[Submission]:
-    """One submission per (student, assignment): the newest file wins, the others are listed in it.
-
-    A student who uploads ``StyleTransfer.ipynb`` and ``StyleTransfer (1).ipynb`` is graded once, on
-    the file modified last (ties: the later path in sorted order); the winner's problems name the
-    files that were not graded, so the student and the instructor see it.
-    """
-    groups: dict[tuple[str, str | None], list[Submission]] = {}
-    for submission in submissions:
-        groups.setdefault((submission.student, submission.assignment), []).append(submission)
-
-    kept = []
-    for group in groups.values():
-        if len(group) == 1:
-            kept.append(group[0])
-            continue
-        winner = max(group, key=lambda s: (s.modified, str(s.path)))
-        others = ", ".join(sorted(s.path.name for s in group if s is not winner))
-        winner.problems.append(
-            f"{len(group)} files were submitted for this assignment; graded the newest, {winner.path.name}, "
-            f"and not: {others}"
-        )
-        kept.append(winner)
-    return kept
-
-
 @dataclass
 class GradeRun:
     """What :func:`grade_path` did.
@@ -121,12 +99,15 @@ class GradeRun:
         graded: how many were graded in this run.
         skipped: how many were already graded and read back (no ``force``).
         seconds: wall-clock time of the run.
+        warnings: what the instructor should know that did not stop the run (an earlier result file
+            that was not a readable result, and was graded again).
     """
 
     results: list[SubmissionResult]
     graded: int
     skipped: int
     seconds: float
+    warnings: list[str] = field(default_factory=list)
 
 
 def _run_jobs(jobs: list[_Job], workers: int, progress: bool) -> Iterator[str]:
@@ -155,8 +136,8 @@ def _run_jobs(jobs: list[_Job], workers: int, progress: bool) -> Iterator[str]:
 def _read_result(out_json: Path, submission: Submission) -> SubmissionResult:
     """The result written for ``submission``; a grader error (retried on rerun) if it is unreadable."""
     try:
-        return SubmissionResult.from_json(out_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError) as exc:
+        return read_result(out_json)
+    except (OSError, ValueError, TypeError, RecursionError) as exc:
         return _grader_failure(submission, RuntimeError(f"its result file could not be read back: {exc}"))
 
 
@@ -204,20 +185,24 @@ def grade_path(
         settings.reference_set, settings.references_path
     )  # fails early: missing or stale
     isolation = check_isolation(settings.reference_set, settings.allow_unisolated)  # or refuses
-    # every submission, and the output, stay out of every student process; so do the private parts of
-    # an nbgrader course being graded (source notebooks, gradebook, classmates' autograded notebooks)
+    # outside the student's view anyway; hidden too should the view ever overlap them, with the
+    # private parts of an nbgrader course being graded (autograder.isolation.view.hidden_paths)
     job_settings = replace(
         settings,
-        hide=(*settings.hide, out_dir.resolve(), Path(path).resolve(), *course_private_paths(Path(path))),
+        hide=(*settings.hide, out_dir.resolve(), Path(path).resolve()),
         isolate=settings.isolate and isolation.available,
     )
     submissions = resolve_duplicates(discover_submissions(Path(path), settings.caps))
     jobs: list[_Job] = []
     outputs: dict[Path, Submission] = {}
+    warnings: list[str] = []
     for submission in submissions:
         out_json = results_dir / f"{result_stem(submission.student, submission.assignment)}.json"
         outputs[out_json] = submission
-        if force or _needs_grading(out_json):
+        needed, warning = (True, "") if force else _needs_grading(out_json)
+        if warning:
+            warnings.append(warning)
+        if needed:
             jobs.append(_Job(submission, out_json, job_settings))
     for out_json in _run_jobs(jobs, workers, progress):
         if on_result is not None:
@@ -228,5 +213,9 @@ def grade_path(
     write_atomic(out_dir / "run.json", json.dumps(info, indent=2))
     write_class_report(out_dir, results, info)
     return GradeRun(
-        results, graded=len(jobs), skipped=len(submissions) - len(jobs), seconds=time.perf_counter() - start
+        results,
+        graded=len(jobs),
+        skipped=len(submissions) - len(jobs),
+        seconds=time.perf_counter() - start,
+        warnings=warnings,
     )

@@ -82,8 +82,8 @@ def _source_of(cell: nbformat.NotebookNode) -> str:
         if ch in source:
             parked[ch] = next(free)
             source = source.replace(ch, parked[ch])
-    # not even IPython can read it: ast.parse will then say why
-    with contextlib.suppress(SyntaxError, ValueError, IndexError):
+    # not even IPython can read it (or its transformer fails on odd input): ast.parse will then say why
+    with contextlib.suppress(Exception):
         source = TransformerManager().transform_cell(source)
     for ch, placeholder in parked.items():
         source = source.replace(placeholder, ch)
@@ -122,6 +122,15 @@ def extract_student_code(
             tree = ast.parse(source)
         except SyntaxError as exc:
             warnings.append(f"{label} was skipped: syntax error on line {exc.lineno}: {exc.msg}")
+            continue
+        except (RecursionError, MemoryError):  # the student's code, not the grader's fault
+            warnings.append(
+                f"{label} was skipped: it is nested too deeply for Python to read (an expression of "
+                "thousands of terms or brackets, such as 1 + 1 + ... + 1); split it into shorter statements"
+            )
+            continue
+        except ValueError as exc:  # null bytes in the source
+            warnings.append(f"{label} was skipped: Python cannot read it ({exc}); delete those characters")
             continue
         keep_all = _is_solution_cell(cell)
         # "\n" only: str.splitlines() also splits on U+2028 and friends, which Python does not

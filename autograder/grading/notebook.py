@@ -86,6 +86,10 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
         result.protections = dict(sandbox.protections)
         if sandbox.grader_error:
             result.grader_error = sandbox.grader_error
+        elif sandbox.protections.get("view", "").startswith("off"):  # isolation failed: no code ran
+            why = sandbox.protections["view"]
+            result.grader_error = f"the student process could not be isolated (its file system view: {why})"
+            functions = ()
         elif (
             result.isolation == "none"
             and settings.reference_set == "hidden"

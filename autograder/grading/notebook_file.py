@@ -3,7 +3,11 @@
 Whatever is wrong becomes a plain-language problem and the notebook is ``None`` when nothing usable
 could be read. Outputs and attachments are dropped on reading (grading never looks at them, and a
 notebook bloated by outputs must not slow the grader down); sizes, cell counts and cell sources are
-capped by :class:`autograder.settings.InputCaps`.
+capped by :class:`autograder.settings.InputCaps`. Text that no later step could handle is made
+ordinary here: a lone surrogate (``"\ud800"`` in the JSON, which no UTF-8 text can hold) becomes
+U+FFFD with a problem naming the cell, and every cell's line endings become ``\n`` (``\r\n`` and a
+lone ``\r`` are line breaks to IPython and to Python, so a cell saved with old-Mac line endings runs
+as written).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 from collections import Counter
 from pathlib import Path
@@ -23,15 +28,57 @@ from autograder.settings import InputCaps
 __all__ = ["file_kind", "read_notebook", "read_notebook_bytes", "too_big"]
 
 _RESUBMIT = "Download the notebook again from Jupyter (File > Download) and resubmit it."
+#: A UTF-16 surrogate code point: only a lone one survives ``json.loads`` (a pair becomes one character).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _strip_outputs(data: dict[str, Any]) -> int:
-    """Drop outputs and attachments in place (v3 and v4 layouts); return how many bytes were removed."""
+def _without_surrogates(value: Any) -> tuple[Any, int]:
+    """``value`` (parsed JSON) with every lone surrogate replaced by U+FFFD, and how many there were."""
+    if isinstance(value, str):
+        return _SURROGATE.subn("\ufffd", value)
+    if isinstance(value, list):
+        pairs = [_without_surrogates(v) for v in value]
+        return [v for v, _ in pairs], sum(n for _, n in pairs)
+    if isinstance(value, dict):
+        pairs = {_without_surrogates(k)[0]: _without_surrogates(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, sum(n for _, n in pairs.values())
+    return value, 0
+
+
+def _clean_text(data: dict[str, Any], name: str) -> list[str]:
+    """Replace lone surrogates in every cell (in place); say which cells held them."""
+    problems = []
+    for index, cell in enumerate(_raw_cells(data)):
+        if isinstance(cell, dict):
+            cleaned, count = _without_surrogates(cell)
+            if count:
+                cell.clear()
+                cell.update(cleaned)
+                problems.append(
+                    f"{name}: cell {index + 1} holds {count} character(s) that are not valid Unicode (a lone "
+                    "surrogate such as \\ud800, which Jupyter never writes); each was replaced by \ufffd. "
+                    "Delete those characters, save and resubmit if the cell no longer does what you meant"
+                )
+    cleaned_meta, count = _without_surrogates(data.get("metadata", {}))
+    if count:
+        data["metadata"] = cleaned_meta
+    return problems
+
+
+def _normalize_newlines(source: str) -> str:
+    """``\r\n`` and lone ``\r`` as ``\n``: the line breaks IPython (``str.splitlines``) and Python
+    read in a cell, so extraction sees the lines the student's kernel ran."""
+    return source.replace("\r\n", "\n").replace("\r", "\n") if "\r" in source else source
+
+
+def _strip_outputs(data: dict[str, Any], keep_attachments: bool = False) -> int:
+    """Drop outputs (and attachments, unless kept) in place (v3 and v4 layouts); return how many
+    bytes were removed."""
     removed = 0
     for cell in _raw_cells(data):
         if not isinstance(cell, dict):
             continue
-        for key in ("outputs", "attachments"):
+        for key in ("outputs",) if keep_attachments else ("outputs", "attachments"):
             if cell.get(key):
                 removed += len(json.dumps(cell[key]))
                 cell[key] = [] if key == "outputs" else {}
@@ -72,7 +119,7 @@ def _cap_sources(data: dict[str, Any], name: str, caps: InputCaps) -> list[str]:
 
 
 def read_notebook(
-    path: Path, caps: InputCaps | None = None
+    path: Path, caps: InputCaps | None = None, *, keep_attachments: bool = False
 ) -> tuple[nbformat.NotebookNode | None, list[str]]:
     """Read a notebook file as nbformat v4 without outputs, collecting problems instead of raising.
 
@@ -82,6 +129,8 @@ def read_notebook(
     Args:
         path: the ``.ipynb`` file.
         caps: size caps (default :class:`~autograder.settings.InputCaps`).
+        keep_attachments: keep the images pasted into markdown cells (the notebooks formgrader
+            shows need them; grading does not).
 
     Returns:
         ``(notebook or None, problems)``.
@@ -110,7 +159,7 @@ def read_notebook(
         return None, [f"{name} could not be read: {exc.strerror or exc}"]
     finally:
         os.close(fd)
-    return read_notebook_bytes(raw, name, caps)
+    return read_notebook_bytes(raw, name, caps, keep_attachments=keep_attachments)
 
 
 def file_kind(mode: int) -> str:
@@ -132,7 +181,7 @@ def too_big(name: str, size: int, cap: int) -> str:
 
 
 def read_notebook_bytes(
-    raw: bytes, name: str, caps: InputCaps | None = None
+    raw: bytes, name: str, caps: InputCaps | None = None, *, keep_attachments: bool = False
 ) -> tuple[nbformat.NotebookNode | None, list[str]]:
     """Parse a notebook's bytes as nbformat v4 without outputs; problems instead of exceptions.
 
@@ -140,6 +189,7 @@ def read_notebook_bytes(
         raw: the file's contents.
         name: its name, for the messages.
         caps: size and cell-count caps (default :class:`~autograder.settings.InputCaps`).
+        keep_attachments: keep markdown cells' attachments (see :func:`read_notebook`).
 
     Returns:
         ``(notebook or None, problems)``.
@@ -179,10 +229,11 @@ def read_notebook_bytes(
             f"{name} has {n_cells} cells, more than the {caps.cells} accepted: "
             "merge or delete cells and resubmit",
         ]
-    removed = _strip_outputs(data)
+    removed = _strip_outputs(data, keep_attachments)
     if removed > 10 * 2**20:
         problems.append(f"{name} holds {removed / 2**20:.0f} MB of outputs; they were ignored")
     problems += _cap_sources(data, name, caps)
+    problems += _clean_text(data, name)
     version = data["nbformat"]
     if version not in (3, 4):
         return None, [*problems, f"{name} uses nbformat version {version}, which cannot be read"]
@@ -201,6 +252,7 @@ def read_notebook_bytes(
     for cell in nb.cells:
         if isinstance(cell.get("source"), list):
             cell["source"] = "".join(str(s) for s in cell["source"])
+        cell["source"] = _normalize_newlines(cell["source"])
         if not isinstance(cell.get("metadata"), dict):
             cell["metadata"] = nbformat.NotebookNode()
     for cell in nb.cells:

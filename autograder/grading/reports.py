@@ -11,37 +11,29 @@ import html
 import io
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autograder.functions import FUNCTIONS
 from autograder.gradescope.results import gradescope_results  # results.json lives with the Gradescope code
+from autograder.grading.escaping import md_block, md_code, md_text, one_line, spreadsheet_safe
 from autograder.grading.results import CheckResult, SubmissionResult
 from autograder.grading.store import escape_name, result_stem, write_atomic
+from autograder.status import status_label
 
 __all__ = [
     "NOT_GRADED",
     "UNISOLATED",
+    "StudentRow",
     "feedback_html",
     "feedback_markdown",
     "grade_table",
     "gradebook_csv",
     "gradescope_results",
-    "spreadsheet_safe",
+    "student_totals",
     "write_reports",
 ]
-
-_STATUS_LABEL = {
-    "passed": "PASSED",
-    "partial": "PARTIAL",
-    "failed": "FAILED",
-    "not_implemented": "NOT IMPLEMENTED",
-    "error": "ERROR",
-    "timeout": "TIMEOUT",
-    "memory": "OUT OF MEMORY",
-    "crashed": "CRASHED",
-    "missing": "MISSING",
-}
 
 
 def _stem(result: SubmissionResult) -> str:
@@ -76,83 +68,113 @@ def _unisolated_note() -> str:
     )
 
 
-def spreadsheet_safe(text: str) -> str:
-    """``text`` made inert for spreadsheets: a leading ``=``, ``+``, ``-``, ``@``, tab or CR would make
-    Excel or LibreOffice evaluate the cell as a formula (CSV injection), so it gets a leading ``'``."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+@dataclass
+class StudentRow:
+    """One student's points over every notebook they submitted (what the gradebook and table show).
+
+    Attributes:
+        student: the student's id.
+        points: per graded function, the points earned (clamped to the function's points).
+        total: the sum of the notebooks' clamped scores, or :data:`NOT_GRADED`.
+        max_total: the points available in the notebooks submitted.
+        isolation: the isolation of each notebook graded (``"none"`` when any was unisolated).
+    """
+
+    student: str
+    points: dict[str, float] = field(default_factory=dict)
+    total: float | str = 0.0
+    max_total: float = 0.0
+    isolation: str = ""
+
+
+def student_totals(results: Sequence[SubmissionResult]) -> list[StudentRow]:
+    """One row per student, sorted: the one way every writer adds a student's points up.
+
+    One result counts per (student, assignment) (the last given); each function's points and each
+    notebook's score are clamped to their maximum (:attr:`SubmissionResult.earned`), so no row can
+    exceed ``max_total``. A notebook the grader failed on (``grader_error``) makes the total
+    :data:`NOT_GRADED`.
+    """
+    unique = {(r.student, r.assignment): r for r in results}
+    rows: dict[str, StudentRow] = {}
+    for result in unique.values():
+        row = rows.setdefault(result.student, StudentRow(result.student))
+        row.max_total += result.max_score
+        if result.isolation == "none" or not row.isolation:
+            row.isolation = result.isolation
+        if result.grader_error or isinstance(row.total, str):
+            row.total = NOT_GRADED  # never a number that could be uploaded as the student's grade
+            continue
+        row.total += result.earned
+        for check in result.checks:
+            if check.function in FUNCTIONS:
+                points = row.points.get(check.function, 0.0) + check.earned
+                row.points[check.function] = min(points, FUNCTIONS[check.function].points)
+    return [rows[s] for s in sorted(rows)]
 
 
 def gradebook_csv(results: Sequence[SubmissionResult]) -> str:
     """One row per student, one column per graded function (points), then total and maximum.
 
     A student with both notebooks gets one row; functions of a notebook not submitted are empty.
-    A notebook the grader failed on (``grader_error``) makes the total :data:`NOT_GRADED`. One
-    result counts per (student, assignment) (the last given), each function's points and each
-    notebook's score are clamped to their maximum: no row can exceed ``max_total``. When any
-    notebook was graded without isolation, a last column ``isolation`` says which (:data:`UNISOLATED`).
+    Totals as :func:`student_totals` adds them up. When any notebook was graded without
+    isolation, a last column ``isolation`` says which (:data:`UNISOLATED`). Names are made inert
+    for spreadsheets (:func:`~autograder.grading.escaping.spreadsheet_safe`).
     """
-    functions = list(FUNCTIONS)
-    unique = {(r.student, r.assignment): r for r in results}
-    rows: dict[str, dict[str, Any]] = {}
-    unisolated = {r.student for r in unique.values() if r.isolation == "none"}
-    for result in unique.values():
-        row = rows.setdefault(result.student, {"student": result.student, "total": 0.0, "max_total": 0.0})
-        if unisolated:
-            row["isolation"] = UNISOLATED if result.student in unisolated else result.isolation
-        row["max_total"] += result.max_score
-        if result.grader_error or isinstance(row["total"], str):
-            row["total"] = NOT_GRADED  # never a number that could be uploaded as the student's grade
-            continue
-        row["total"] += min(max(result.score, 0.0), result.max_score)
-        for check in result.checks:
-            if check.function in FUNCTIONS:
-                points = min(max(check.points, 0.0), check.max_points)
-                row[check.function] = min(
-                    row.get(check.function, 0.0) + points, FUNCTIONS[check.function].points
-                )
+    rows = student_totals(results)
+    unisolated = any(r.isolation == "none" for r in rows)
     buffer = io.StringIO()
     writer = csv.DictWriter(
         buffer,
-        fieldnames=["student", *functions, "total", "max_total", *(["isolation"] if unisolated else [])],
+        fieldnames=["student", *FUNCTIONS, "total", "max_total", *(["isolation"] if unisolated else [])],
         lineterminator="\n",
     )
     writer.writeheader()
-    for student in sorted(rows):
-        row = rows[student]
-        row["student"] = spreadsheet_safe(student)
-        writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in row.items()})
+    for row in rows:
+        line: dict[str, Any] = {"student": spreadsheet_safe(row.student), **row.points}
+        line |= {"total": row.total, "max_total": row.max_total}
+        if unisolated:
+            line["isolation"] = UNISOLATED if row.isolation == "none" else row.isolation
+        writer.writerow({k: (f"{v:g}" if isinstance(v, float) else v) for k, v in line.items()})
     return buffer.getvalue()
 
 
+def _score_line(result: SubmissionResult) -> str:
+    return f"Score: {result.earned:g} / {result.max_score:g}"
+
+
 def feedback_markdown(result: SubmissionResult) -> str:
-    """Feedback for one student: every check with points, measured error vs threshold, and hint."""
+    """Feedback for one student: every check with points, measured error vs threshold, and hint.
+
+    Every text that comes from the submission (the student's name, messages, problems) is escaped
+    (:mod:`autograder.grading.escaping`): it can add no heading, emphasis, link or HTML.
+    """
+    title = f"{result.assignment or 'Submission'}: feedback for {result.student}"
     lines = [
-        f"# {result.assignment or 'Submission'}: feedback for {result.student}",
+        f"# {md_text(title)}",
         "",
-        f"**{_grader_error_note(result)}**"
-        if result.grader_error
-        else f"**Score: {result.score:g} / {result.max_score:g}**",
+        f"**{md_text(_grader_error_note(result))}**" if result.grader_error else f"**{_score_line(result)}**",
         "",
         *([f"**{_unisolated_note()}**", ""] if result.isolation == "none" else []),
         "| Function | Result | Points | rel_error | Details |",
         "|---|---|---|---|---|",
     ]
     for check in result.checks:
-        details = check.message.splitlines()[0] if check.message else ""
+        details = check.message.strip().splitlines()[0] if check.message.strip() else ""
         lines.append(
-            f"| `{check.function}` | {_STATUS_LABEL.get(check.status, check.status)} | "
-            f"{check.points:g} / {check.max_points:g} | {_error_text(check)} | {details.replace('|', '/')} |"
+            f"| {md_code(check.function)} | {md_text(status_label(check.status).upper())} | "
+            f"{check.earned:g} / {check.max_points:g} | {_error_text(check)} | {md_text(details)} |"
         )
     hints = [c for c in result.checks if c.status != "passed"]
     if hints:
         lines += ["", "## What to look at", ""]
         for check in hints:
-            lines.append(f"### `{check.function}`: {_STATUS_LABEL.get(check.status, check.status)}")
-            lines += ["", "```text", check.message.strip(), "```", ""]
+            lines.append(f"### {md_code(check.function)}: {md_text(status_label(check.status).upper())}")
+            lines += ["", md_block(check.message.strip()), ""]
             if check.hint:
-                lines += [f"**Hint:** {check.hint}", ""]
+                lines += [f"**Hint:** {md_text(check.hint)}", ""]
     if result.problems:
-        lines += ["", "## Problems with the notebook", ""] + [f"- {p}" for p in result.problems]
+        lines += ["", "## Problems with the notebook", ""] + [f"- {md_text(p)}" for p in result.problems]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -161,7 +183,7 @@ def feedback_html(result: SubmissionResult) -> str:
     esc = html.escape
     rows = "\n".join(
         f"<tr class='{esc(c.status)}'><th scope='row'><code>{esc(c.function)}</code></th>"
-        f"<td>{esc(_STATUS_LABEL.get(c.status, c.status))}</td><td>{c.points:g} / {c.max_points:g}</td>"
+        f"<td>{esc(status_label(c.status).upper())}</td><td>{c.earned:g} / {c.max_points:g}</td>"
         f"<td>{esc(_error_text(c))}</td><td><pre>{esc(c.message.strip())}</pre>"
         + (f"<p><b>Hint:</b> {esc(c.hint)}</p>" if c.hint and c.status != "passed" else "")
         + "</td></tr>"
@@ -180,7 +202,7 @@ def feedback_html(result: SubmissionResult) -> str:
         + (
             f"<p><b>{esc(_grader_error_note(result))}</b></p>"
             if result.grader_error
-            else f"<p><b>Score: {result.score:g} / {result.max_score:g}</b></p>"
+            else f"<p><b>{esc(_score_line(result))}</b></p>"
         )
         + (f"<p><b>{esc(_unisolated_note())}</b></p>" if result.isolation == "none" else "")
         + "<table><tr><th scope='col'>Function</th><th scope='col'>Result</th><th scope='col'>Points</th>"
@@ -194,37 +216,37 @@ def feedback_html(result: SubmissionResult) -> str:
 def grade_table(results: Sequence[SubmissionResult]) -> str:
     """A plain-text table, student x function, with totals (the demo prints it).
 
-    The total reads ``ERROR`` for a student whose notebook the grader failed on (``grader_error``).
+    Points and totals are :func:`student_totals`' (the gradebook's); the total reads ``ERROR`` for a
+    student whose notebook the grader failed on (``grader_error``). Names are shown on one line.
     """
     functions = list(FUNCTIONS)
     short = {
         f: f.replace("compute_", "").replace("class_visualization_update_step", "class_vis_step")
         for f in functions
     }
-    by_student: dict[str, dict[str, str]] = {}
-    totals: dict[str, list[float]] = {}
-    failed = {r.student for r in results if r.grader_error}
-    for result in results:
-        cells = by_student.setdefault(result.student, {})
-        total = totals.setdefault(result.student, [0.0, 0.0])
-        total[0] += result.score
-        total[1] += result.max_score
+    maxima = {(r.student, r.assignment): r for r in results}
+    available: dict[str, dict[str, float]] = {}
+    for result in maxima.values():
         for check in result.checks:
-            cells[check.function] = f"{check.points:g}/{check.max_points:g}"
-    width = max([len("student"), *(len(s) for s in by_student)])
+            available.setdefault(result.student, {})[check.function] = check.max_points
+    rows = student_totals(results)
+    names = {row.student: one_line(row.student) for row in rows}
+    width = max([len("student"), *(len(n) for n in names.values())])
     header = [
         "student".ljust(width),
         *(short[f].rjust(max(len(short[f]), 5)) for f in functions),
         "total".rjust(9),
     ]
     lines = ["  ".join(header)]
-    for student in sorted(by_student):
-        cells = by_student[student]
-        row = [student.ljust(width)]
-        row += [cells.get(f, "-").rjust(max(len(short[f]), 5)) for f in functions]
-        total = "ERROR" if student in failed else f"{totals[student][0]:g}/{totals[student][1]:g}"
-        row.append(total.rjust(9))
-        lines.append("  ".join(row))
+    for row in rows:
+        cells = [names[row.student].ljust(width)]
+        for f in functions:
+            limit = available.get(row.student, {}).get(f)
+            cell = "-" if limit is None else f"{row.points.get(f, 0.0):g}/{limit:g}"
+            cells.append(cell.rjust(max(len(short[f]), 5)))
+        total = "ERROR" if isinstance(row.total, str) else f"{row.total:g}/{row.max_total:g}"
+        cells.append(total.rjust(9))
+        lines.append("  ".join(cells))
     return "\n".join(lines)
 
 

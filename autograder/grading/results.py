@@ -1,4 +1,9 @@
-"""Plain results of grading, written as JSON: what each check found and what a submission scored."""
+"""Plain results of grading, written as JSON: what each check found and what a submission scored.
+
+Every writer reads points through :attr:`CheckResult.earned` and :attr:`SubmissionResult.earned`, so
+a total is clamped to ``[0, maximum]`` the same way in the gradebook, the feedback, Gradescope, the
+class report and the grade table, whatever a result file says.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,12 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["STATUSES", "CheckResult", "SubmissionResult"]
+__all__ = ["CheckResult", "SubmissionResult", "clamp"]
 
-#: Every status a check can end in, in report order.
-STATUSES = (
-    "passed",
-    "partial",
-    "failed",
-    "not_implemented",
-    "error",
-    "timeout",
-    "memory",
-    "crashed",
-    "missing",
-)
+
+def clamp(points: float, max_points: float) -> float:
+    """``points`` within ``[0, max_points]``: what any writer shows and adds up."""
+    return min(max(points, 0.0), max(max_points, 0.0))
 
 
 @dataclass
@@ -32,7 +29,7 @@ class CheckResult:
         check: short name of the check, e.g. ``"values"``.
         points: points earned.
         max_points: points available.
-        status: one of :data:`STATUSES`.
+        status: a :class:`autograder.status.Status` (stored as its string).
         message: what was found, in plain language.
         hint: what to look at to fix it (empty when passed).
         rel_error: measured relative error, when values were compared.
@@ -55,6 +52,11 @@ class CheckResult:
     mistake: str = ""
     seconds: float | None = None
     output: str = ""
+
+    @property
+    def earned(self) -> float:
+        """:attr:`points` clamped to ``[0, max_points]``."""
+        return clamp(self.points, self.max_points)
 
 
 @dataclass
@@ -92,6 +94,11 @@ class SubmissionResult:
     protections: dict[str, str] = field(default_factory=dict)
     fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    @property
+    def earned(self) -> float:
+        """:attr:`score` clamped to ``[0, max_score]``."""
+        return clamp(self.score, self.max_score)
+
     def to_json(self) -> str:
         """Serialize to strict, ASCII JSON: a non-finite number (e.g. an infinite rel_error) becomes
         ``null``; every non-ASCII character is escaped, so a name read from a non-UTF-8 folder (its
@@ -104,7 +111,7 @@ class SubmissionResult:
 
         Raises:
             ValueError: not JSON, or not a result.
-            TypeError: a field of the wrong kind.
+            TypeError: a field of the wrong kind (every field is checked: writers rely on it).
         """
         data: dict[str, Any] = json.loads(text)
         if not isinstance(data, dict):
@@ -128,6 +135,20 @@ def _number(value: Any) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
 
 
+def _optional_number(value: Any) -> bool:
+    return value is None or type(value) in (int, float)
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _fingerprint(value: Any) -> bool:
+    return (
+        isinstance(value, dict) and isinstance(value.get("digest"), str) and type(value.get("nodes")) is int
+    )
+
+
 def _check_types(result: SubmissionResult) -> None:
     """Raise ``TypeError`` unless every field read back has its declared kind (reports rely on it)."""
     ok = (
@@ -135,10 +156,15 @@ def _check_types(result: SubmissionResult) -> None:
         and (result.assignment is None or isinstance(result.assignment, str))
         and _number(result.score)
         and _number(result.max_score)
-        and isinstance(result.problems, list)
-        and all(isinstance(p, str) for p in result.problems)
+        and _strings(result.problems)
         and isinstance(result.source, str)
         and isinstance(result.grader_error, str)
+        and isinstance(result.isolation, str)
+        and _optional_number(result.seconds)
+        and isinstance(result.protections, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in result.protections.items())
+        and isinstance(result.fingerprints, dict)
+        and all(isinstance(k, str) and _fingerprint(v) for k, v in result.fingerprints.items())
     )
     for c in result.checks:
         ok = ok and all(
@@ -146,7 +172,7 @@ def _check_types(result: SubmissionResult) -> None:
             for v in (c.function, c.check, c.status, c.message, c.hint, c.mistake, c.output)
         )
         ok = ok and _number(c.points) and _number(c.max_points)
-        ok = ok and all(v is None or type(v) in (int, float) for v in (c.rel_error, c.threshold))
+        ok = ok and all(_optional_number(v) for v in (c.rel_error, c.threshold, c.seconds))
     if not ok:
         raise TypeError("not a result: a field has the wrong type")
 

@@ -2,6 +2,8 @@
 
 Names **escape** rather than collapse: ``Mary Jane`` and ``Mary_Jane`` get different files
 (``Mary%20Jane__...`` and ``Mary_Jane__...``), so no two students can overwrite each other's result.
+Reading them back (:func:`read_results`) skips a file that is not a complete, well-typed result and
+says which, so one damaged file never stops a report or an import.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import hashlib
 import os
 from pathlib import Path
 
-__all__ = ["escape_name", "result_stem", "write_atomic"]
+from autograder.grading.results import SubmissionResult
+
+__all__ = ["escape_name", "read_result", "read_results", "result_stem", "write_atomic"]
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 #: Longest file stem written (file systems allow 255 bytes per name; ``.json`` and temp affixes need room).
@@ -63,3 +67,41 @@ def write_atomic(path: Path, text: str) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_result(path: Path) -> SubmissionResult:
+    """One result file.
+
+    Raises:
+        OSError: it cannot be read.
+        ValueError: it is not JSON, or not a result.
+        TypeError: a field has the wrong kind.
+    """
+    return SubmissionResult.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def read_results(out_dir: Path) -> tuple[list[SubmissionResult], list[str]]:
+    """Every readable ``out_dir/results/*.json``, sorted by file name, and one warning per file skipped.
+
+    Returns:
+        ``(results, warnings)``: a warning names the file and why it is not a result (not JSON, a
+        field of the wrong kind...); that file is left out, never fatal.
+
+    Raises:
+        FileNotFoundError: when ``out_dir/results/`` holds no result file.
+    """
+    folder = Path(out_dir) / "results"
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        raise FileNotFoundError(
+            f"{folder} holds no grading results: grade first with `python -m autograder grade "
+            f"SUBMISSIONS --out {out_dir}` (it writes results/<student>__<assignment>.json files)."
+        )
+    results, warnings = [], []
+    for path in files:
+        try:
+            results.append(read_result(path))
+        except (OSError, ValueError, TypeError, RecursionError) as exc:
+            why = f"{type(exc).__name__}: {exc}"
+            warnings.append(f"skipped results/{path.name}: not a readable result ({why})")
+    return results, warnings

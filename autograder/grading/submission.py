@@ -1,8 +1,10 @@
 """Find submissions: notebooks, folders, nbgrader's ``submitted/`` layout and zips.
 
-Reading one notebook is :mod:`autograder.grading.notebook_file`. Neither raises on a bad file:
-whatever is wrong becomes a plain-language line in :attr:`Submission.problems`, and
-:attr:`Submission.notebook` is ``None`` when nothing usable could be read.
+Who submitted what is :mod:`autograder.grading.identity` (the student is the top-level folder or file,
+never decided by depth or file times); reading one notebook is :mod:`autograder.grading.notebook_file`.
+Neither raises on a bad file: whatever is wrong becomes a plain-language line in
+:attr:`Submission.problems`, and :attr:`Submission.notebook` is ``None`` when nothing usable could be
+read.
 
 Discovery never follows a symbolic link and never opens anything but a regular file: a link or a
 FIFO named ``*.ipynb`` gets a row with a problem, not a grade, a hang or silence. Zips are read in
@@ -13,7 +15,6 @@ memory, streamed with a running byte cap: nothing is unpacked to disk. Every cos
 from __future__ import annotations
 
 import os
-import re
 import stat
 import zipfile
 from collections.abc import Iterator
@@ -22,13 +23,18 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import NOTEBOOKS
+from autograder.grading.identity import (
+    assignment_of,
+    guess_assignment,
+    is_skipped,
+    known_assignment,
+    nbgrader_student,
+    single_student,
+)
 from autograder.grading.notebook_file import file_kind, read_notebook, read_notebook_bytes, too_big
 from autograder.settings import InputCaps
 
-__all__ = ["Submission", "discover_submissions", "guess_assignment"]
-
-_SKIPPED_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
+__all__ = ["Submission", "discover_submissions"]
 
 
 @dataclass
@@ -36,14 +42,16 @@ class Submission:
     """One submitted notebook, as read from disk.
 
     Attributes:
-        student: the student's id: nbgrader folder name, else zip stem, else notebook stem.
+        student: the student's id: the top-level folder under the submissions root, else the
+            top-level zip's or notebook's stem (:mod:`autograder.grading.identity`).
         assignment: ``"NetworkVisualization"``, ``"StyleTransfer"``, or ``None`` when unknown.
         path: the ``.ipynb`` file; for a zip member, ``<zip>/<member name>`` (a name, not a file on
             disk); the zip itself when it held none.
         notebook: the notebook as nbformat v4 with outputs removed, ``None`` when unreadable.
         problems: plain-language problems met while reading.
-        modified: the file's modification time (seconds since the epoch; a zip member's own
-            date), used to pick the newest of duplicate submissions; ``0.0`` when unknown.
+        place: where the file sits under the student's folder (folders, zips and zip folders, then
+            the file's name), e.g. ``("StyleTransfer", "StyleTransfer.ipynb")`` for nbgrader's
+            layout; ``(name,)`` for a top-level file. Ranks a student's duplicates.
     """
 
     student: str
@@ -51,40 +59,7 @@ class Submission:
     path: Path
     notebook: nbformat.NotebookNode | None
     problems: list[str] = field(default_factory=list)
-    modified: float = 0.0
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-def _assignment_from_name(name: str) -> str | None:
-    """An assignment named in a file or folder name (``network_visualization``, ``StyleTransfer-v2``)."""
-    key = _normalize(name)
-    for assignment in NOTEBOOKS:
-        if _normalize(assignment) in key:
-            return assignment
-    return None
-
-
-def _defined_names(nb: nbformat.NotebookNode) -> set[str]:
-    names: set[str] = set()
-    for cell in nb.get("cells", []):
-        if isinstance(cell, dict) and cell.get("cell_type") == "code":
-            names.update(re.findall(r"^\s*def\s+(\w+)\s*\(", str(cell.get("source", "")), flags=re.M))
-    return names
-
-
-def guess_assignment(nb: nbformat.NotebookNode) -> str | None:
-    """The assignment whose graded functions the notebook defines most of, ``None`` if none."""
-    names = _defined_names(nb)
-    counts = {a: len(names.intersection(nb.function_names)) for a, nb in NOTEBOOKS.items()}
-    best = max(counts, key=lambda a: counts[a])
-    return best if counts[best] > 0 else None
-
-
-def _is_skipped(name: str) -> bool:
-    return name in _SKIPPED_PARTS or name.startswith(".")
+    place: tuple[str, ...] = ()
 
 
 def _iter_entries(folder: Path) -> Iterator[tuple[Path, os.DirEntry]]:
@@ -99,7 +74,7 @@ def _iter_entries(folder: Path) -> Iterator[tuple[Path, os.DirEntry]]:
     except OSError:
         return
     for entry in entries:
-        if _is_skipped(entry.name):
+        if is_skipped(entry.name):
             continue
         path = Path(entry.path)
         try:
@@ -112,35 +87,17 @@ def _iter_entries(folder: Path) -> Iterator[tuple[Path, os.DirEntry]]:
             yield path, entry
 
 
-def _names_from(rel_folders: tuple[str, ...], root_name: str, stem: str) -> tuple[str, str | None]:
-    """Student and assignment from the folders between the search root and the file."""
-    if rel_folders and rel_folders[0] == "submitted":
-        rel_folders = rel_folders[1:]
-    if rel_folders:
-        assignment = _assignment_from_name(rel_folders[-1])
-        if len(rel_folders) >= 2:  # nbgrader: <student>/<assignment>/file
-            return rel_folders[-2], assignment or _assignment_from_name(stem) or rel_folders[-1]
-        if assignment:  # <assignment>/file under a student's folder
-            return root_name, assignment
-        return rel_folders[-1], _assignment_from_name(stem)  # <student>/file
-    return stem, _assignment_from_name(stem)
-
-
-def _known(assignment: str | None) -> str | None:
-    return assignment if assignment in NOTEBOOKS else _assignment_from_name(assignment or "")
-
-
 def _submission(
     path: Path,
     student: str,
     assignment: str | None,
     read: tuple[nbformat.NotebookNode | None, list[str]],
     problems: list[str],
-    modified: float,
+    place: tuple[str, ...],
 ) -> Submission:
     nb, read_problems = read
     problems = [*problems, *read_problems]
-    known = _known(assignment)
+    known = known_assignment(assignment)
     if known is None and nb is not None:
         known = guess_assignment(nb)
         if known:
@@ -150,19 +107,14 @@ def _submission(
             "could not tell which assignment this is (name the file NetworkVisualization.ipynb or "
             "StyleTransfer.ipynb, and keep the graded function names)"
         )
-    return Submission(student, known, path, nb, problems, modified)
+    return Submission(student, known, path, nb, problems, place)
 
 
-def _modified(path: Path) -> float:
-    try:
-        return path.lstat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _unread(path: Path, student: str, assignment: str | None, problem: str) -> Submission:
+def _unread(
+    path: Path, student: str, assignment: str | None, problem: str, place: tuple[str, ...]
+) -> Submission:
     """A row for a file that yields no notebook, with its problem."""
-    return Submission(student, _known(assignment), path, None, [problem], _modified(path))
+    return Submission(student, known_assignment(assignment), path, None, [problem], place)
 
 
 def _read_member(
@@ -181,43 +133,40 @@ def _read_member(
     return b"".join(chunks)
 
 
-def _from_zip(path: Path, student: str, assignment: str | None, caps: InputCaps) -> list[Submission]:
-    """One submission per notebook in the zip, read in memory with running byte caps (nothing on disk)."""
-    modified = _modified(path)
+def _from_zip(
+    path: Path, student: str, assignment: str | None, caps: InputCaps, place: tuple[str, ...]
+) -> list[Submission]:
+    """One submission per notebook in the zip, read in memory with running byte caps (nothing on disk).
+
+    A member's assignment comes from its own place (the zip's folder under the student, then the
+    member's folders and name), as a file's would.
+    """
     try:
         info = os.lstat(path)
         if not stat.S_ISREG(info.st_mode):
-            return [
-                _unread(
-                    path,
-                    student,
-                    assignment,
-                    f"{path.name} is not a regular file ({file_kind(info.st_mode)})",
-                )
-            ]
+            why = f"{path.name} is not a regular file ({file_kind(info.st_mode)})"
+            return [_unread(path, student, assignment, why, place)]
         if info.st_size > caps.zip_bytes:
-            return [_unread(path, student, assignment, too_big(path.name, info.st_size, caps.zip_bytes))]
+            return [
+                _unread(path, student, assignment, too_big(path.name, info.st_size, caps.zip_bytes), place)
+            ]
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
             if len(infos) > caps.zip_members:
-                return [
-                    _unread(
-                        path,
-                        student,
-                        assignment,
-                        f"{path.name} holds {len(infos)} entries, more than the {caps.zip_members} accepted: "
-                        "zip only your notebooks",
-                    )
-                ]
+                why = (
+                    f"{path.name} holds {len(infos)} entries, more than the {caps.zip_members} accepted: "
+                    "zip only your notebooks"
+                )
+                return [_unread(path, student, assignment, why, place)]
             members = [
                 m
                 for m in infos
                 if not m.is_dir()
                 and m.filename.lower().endswith(".ipynb")
-                and not any(_is_skipped(p) for p in Path(m.filename).parts)
+                and not any(is_skipped(p) for p in Path(m.filename).parts)
             ]
             if not members:
-                return [_unread(path, student, assignment, f"{path.name}: the zip holds no notebook")]
+                return [_unread(path, student, assignment, f"{path.name}: the zip holds no notebook", place)]
             problems = []
             if len(members) > caps.zip_notebooks:
                 problems.append(
@@ -229,31 +178,22 @@ def _from_zip(path: Path, student: str, assignment: str | None, caps: InputCaps)
             out = []
             for member in members:
                 member_path = path / member.filename  # names the member; never a file on disk
-                zip_assignment = assignment or _assignment_from_name(Path(member.filename).stem)
-                when = _zip_time(member, modified)
+                member_place = (*place, *(p for p in Path(member.filename).parts if p not in ("..", "/")))
+                zip_assignment = assignment or assignment_of(member_place)
                 raw = _read_member(archive, member, budget, caps.notebook_bytes)
                 if raw is None:
                     limit = min(caps.notebook_bytes, caps.zip_unpacked_bytes)
-                    out.append(
-                        Submission(
-                            student,
-                            _known(zip_assignment),
-                            member_path,
-                            None,
-                            [
-                                *problems,
-                                f"{member.filename} in {path.name} unpacks to more than "
-                                f"{limit / 2**20:.0f} MB; it was not read (clear the outputs, zip "
-                                "again and resubmit)",
-                            ],
-                            when,
-                        )
+                    why = (
+                        f"{member.filename} in {path.name} unpacks to more than {limit / 2**20:.0f} MB; "
+                        "it was not read (clear the outputs, zip again and resubmit)"
                     )
+                    out.append(_unread(member_path, student, zip_assignment, why, member_place))
+                    out[-1].problems[:0] = problems
                     break  # the zip's budget is spent
                 read = read_notebook_bytes(raw, Path(member.filename).name, caps)
                 del raw
                 notes = [*problems, f"{member.filename} read from {path.name}"]
-                out.append(_submission(member_path, student, zip_assignment, read, notes, when))
+                out.append(_submission(member_path, student, zip_assignment, read, notes, member_place))
             return out
     except (
         zipfile.BadZipFile,
@@ -264,32 +204,32 @@ def _from_zip(path: Path, student: str, assignment: str | None, caps: InputCaps)
         RuntimeError,
         ValueError,
     ) as exc:
-        return [_unread(path, student, assignment, f"{path.name} is not a readable zip file: {exc}")]
+        return [_unread(path, student, assignment, f"{path.name} is not a readable zip file: {exc}", place)]
 
 
-def _zip_time(member: zipfile.ZipInfo, default: float) -> float:
-    import time
-
-    try:
-        return time.mktime((*member.date_time, 0, 0, -1))
-    except (OverflowError, ValueError):
-        return default
-
-
-def _discover_one(path: Path, student: str, assignment: str | None, caps: InputCaps) -> list[Submission]:
+def _discover_one(
+    path: Path, student: str, assignment: str | None, caps: InputCaps, place: tuple[str, ...]
+) -> list[Submission]:
     """The submissions in one discovered file (a notebook, a zip, or whatever wears their names)."""
     if path.is_symlink():
-        return [
-            _unread(
-                path,
-                student,
-                assignment,
-                f"{path.name} is a symbolic link; links are never followed. Submit the file itself.",
-            )
-        ]
+        why = f"{path.name} is a symbolic link; links are never followed. Submit the file itself."
+        return [_unread(path, student, assignment, why, place)]
     if path.suffix.lower() == ".zip":
-        return _from_zip(path, student, assignment, caps)
-    return [_submission(path, student, assignment, read_notebook(path, caps), [], _modified(path))]
+        return _from_zip(path, student, assignment, caps, place)
+    return [_submission(path, student, assignment, read_notebook(path, caps), [], place)]
+
+
+def _identified(root: Path) -> Iterator[tuple[Path, str, tuple[str, ...]]]:
+    """Every candidate file under ``root`` with its student and its place under the student's folder."""
+    owner = single_student(root)
+    for file, _entry in _iter_entries(root):
+        rel = file.relative_to(root).parts
+        if owner is not None:  # all of root belongs to one student
+            yield file, owner, rel
+        elif len(rel) == 1:  # a top-level notebook or zip: the student named by its stem
+            yield file, file.stem, rel
+        else:  # a top-level folder: that student's, however deep the file sits
+            yield file, rel[0], rel[1:]
 
 
 def discover_submissions(path: Path, caps: InputCaps | None = None) -> list[Submission]:
@@ -297,10 +237,12 @@ def discover_submissions(path: Path, caps: InputCaps | None = None) -> list[Subm
 
     Accepts a notebook, a zip, a folder of notebooks or zips (one per student, student = file
     stem), a folder per student, and nbgrader's ``submitted/<student>/<assignment>/*.ipynb``
-    layout (``path`` may be the course folder, ``submitted/`` or one student's folder). Symbolic
-    links inside the tree are never followed: a link named like a submission gets a row with a
-    problem, a linked folder is not entered. Anything else named ``*.ipynb`` or ``*.zip`` (a FIFO,
-    a socket, a folder) gets a row with its problem too.
+    layout (``path`` may be the course folder, ``submitted/`` or one student's folder). The student
+    is always the top-level folder or file (module docstring): what lies inside a student's folder
+    is that student's, whatever its folders are called. Symbolic links inside the tree are never
+    followed: a link named like a submission gets a row with a problem, a linked folder is not
+    entered. Anything else named ``*.ipynb`` or ``*.zip`` (a FIFO, a socket, a folder) gets a row
+    with its problem too.
 
     Args:
         path: what to grade.
@@ -308,7 +250,8 @@ def discover_submissions(path: Path, caps: InputCaps | None = None) -> list[Subm
 
     Returns:
         One :class:`Submission` per notebook found, in a stable (sorted) order; a zip without a
-        notebook or an unreadable file still yields one, with its problems.
+        notebook or an unreadable file still yields one, with its problems. Duplicates are kept
+        (see :func:`resolve_duplicates`).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -318,23 +261,22 @@ def discover_submissions(path: Path, caps: InputCaps | None = None) -> list[Subm
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: give a notebook, a zip or a folder of submissions")
     if not path.is_dir():
-        return _discover_guarded(path, path.stem, _assignment_from_name(path.stem), caps)
+        student = nbgrader_student(path.parent)  # one notebook of nbgrader's submitted/<student>/...
+        place = (path.name,)
+        return _discover_guarded(path, student or path.stem, assignment_of(place), caps, place)
     root = path / "submitted" if (path / "submitted").is_dir() else path
     submissions: list[Submission] = []
-    for file, _entry in _iter_entries(root):
-        rel = file.relative_to(root).parts[:-1]
-        student, assignment = _names_from(rel, root.name, file.stem)
-        if file.suffix.lower() == ".zip" and not rel:
-            student = file.stem
-        submissions.extend(_discover_guarded(file, student, assignment, caps))
+    for file, student, place in _identified(root):
+        submissions.extend(_discover_guarded(file, student, assignment_of(place), caps, place))
     return submissions
 
 
-def _discover_guarded(path: Path, student: str, assignment: str | None, caps: InputCaps) -> list[Submission]:
+def _discover_guarded(
+    path: Path, student: str, assignment: str | None, caps: InputCaps, place: tuple[str, ...]
+) -> list[Submission]:
     """:func:`_discover_one`, with any unexpected failure as that file's problem (the batch goes on)."""
     try:
-        return _discover_one(path, student, assignment, caps)
+        return _discover_one(path, student, assignment, caps, place)
     except Exception as exc:  # a reader's bug on odd input must cost this file only
-        return [
-            _unread(path, student, assignment, f"{path.name} could not be read ({type(exc).__name__}: {exc})")
-        ]
+        why = f"{path.name} could not be read ({type(exc).__name__}: {exc})"
+        return [_unread(path, student, assignment, why, place)]

@@ -5,10 +5,11 @@
 * :mod:`~autograder.isolation.template_client`: the grader's side of the warm template process;
 * :mod:`~autograder.isolation.template_main`: the template process itself (forks student processes);
 * :mod:`~autograder.isolation.student`: the student process (loads a notebook, forks one child per call);
-* :mod:`~autograder.isolation.linux`: namespaces, mounts, privileges, rlimits (Linux specifics);
+* :mod:`~autograder.isolation.linux`: namespaces, privileges, rlimits (Linux specifics);
 * :mod:`~autograder.isolation.userns`: the same without root, in a user namespace;
+* :mod:`~autograder.isolation.view`: what student code may see (the default-deny view), in one place;
+* :mod:`~autograder.isolation.mounts`: that view mounted as the student process's root;
 * :mod:`~autograder.isolation.availability`: which isolation this machine offers, and the refusal;
-* :mod:`~autograder.isolation.hidden`: which paths student code must not see;
 * :mod:`~autograder.isolation.uids`: unprivileged uids leased to student processes (root only);
 * :mod:`~autograder.isolation.syscalls`: raw system calls and constants;
 * :mod:`~autograder.isolation.protocol`: the typed messages between the processes and their codec.

@@ -52,19 +52,26 @@ class Isolation:
 
 
 _PROBE = """
-import os, sys
+import os, platform, sys
 sys.path[:0] = [{path!r}]
 from autograder.isolation import syscalls as s, userns
-flags = s.CLONE_NEWNS | s.CLONE_NEWPID | s.CLONE_NEWNET
+flags = s.CLONE_NEWNS | s.CLONE_NEWPID | s.CLONE_NEWNET | s.CLONE_NEWIPC
 if os.geteuid() == 0:
     s.check(s.libc.unshare(flags), "unshare")
 else:
     userns.enter(flags)
 pid = os.fork()
 if pid == 0:
-    s.mount("none", "/", None, s.MS_REC | s.MS_PRIVATE)
-    s.mount("proc", "/proc", "proc", s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC)
-    s.mount("tmpfs", "/tmp", "tmpfs", s.MS_NOSUID | s.MS_NODEV, "size=4k")
+    try:
+        s.mount("none", "/", None, s.MS_REC | s.MS_PRIVATE)
+        s.mount("tmpfs", "/tmp", "tmpfs", s.MS_NOSUID | s.MS_NODEV, "size=64k")
+        os.mkdir("/tmp/proc")
+        s.mount("proc", "/tmp/proc", "proc", s.MS_NOSUID | s.MS_NODEV | s.MS_NOEXEC)
+        os.mkdir("/tmp/old")
+        s.check(s.libc.syscall(s.SYS_PIVOT_ROOT[platform.machine()], b"/tmp", b"/tmp/old"), "pivot_root")
+    except BaseException as exc:
+        print(exc, file=sys.stderr)
+        os._exit(1)
     os._exit(0)
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
@@ -75,7 +82,8 @@ def probe() -> Isolation:
     """Find out, in a throw-away process (about 0.1 s of CPU), whether student code can be isolated.
 
     Tries what the student process will do: unshare the namespaces (with a user namespace when not
-    root), then mount a fresh ``/proc`` and a tmpfs in them.
+    root), mount a tmpfs and a fresh ``/proc`` in them and make the tmpfs the root (``pivot_root``,
+    as the default-deny view does).
     """
     fix = (
         "grade as root in a container or VM, or enable unprivileged user namespaces "
@@ -110,8 +118,11 @@ def probe() -> Isolation:
 
 
 def isolation_of(protections: dict[str, str]) -> str:
-    """The isolation a student process reported (its ``protections``): as in :attr:`Isolation.kind`."""
-    if protections.get("pid_namespace") != "on":
+    """The isolation a student process reported (its ``protections``): as in :attr:`Isolation.kind`.
+
+    ``"none"`` too when it had namespaces but not the default-deny view (it then ran no student code).
+    """
+    if protections.get("pid_namespace") != "on" or protections.get("view", "").startswith("off"):
         return "none"
     return "user namespace" if "user_namespace" in protections else "root"
 

@@ -92,14 +92,23 @@ class StudentProcess:
 
 
 def _zygote_pid(guard_pid: int, namespaced: bool) -> int | None:
-    """PID (in the grader's namespace) of the zygote: the guard's child when namespaces are on."""
+    """PID (in the grader's namespace) of the zygote: the guard's child when namespaces are on.
+
+    ``None`` unless that child really is PID 1 of a PID namespace of its own: once the guard has
+    exited, its pid may be another process's (pids wrap around, at 32768 on many machines), whose
+    child must never be taken for the zygote.
+    """
     if not namespaced:
         return guard_pid
     try:
         children = Path(f"/proc/{guard_pid}/task/{guard_pid}/children").read_text().split()
+        if not children:
+            return None
+        status = Path(f"/proc/{children[0]}/status").read_text()
     except OSError:
         return None
-    return int(children[0]) if children else None
+    nspid = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
+    return int(children[0]) if len(nspid) >= 2 and nspid[-1] == "1" else None
 
 
 def kill_student_processes(guard_pid: int, namespaced: bool, keep_zygote: bool = True) -> None:
@@ -116,6 +125,8 @@ def kill_student_processes(guard_pid: int, namespaced: bool, keep_zygote: bool =
         return
     try:
         namespace = os.readlink(f"/proc/{zygote}/ns/pid")
+        if namespaced and namespace == os.readlink("/proc/self/ns/pid"):
+            return  # never the grader's own namespace
     except OSError:
         return
     if namespaced:

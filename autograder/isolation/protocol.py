@@ -90,7 +90,6 @@ class SpawnConfig(Message):
         isolate: use namespaces, hidden paths and (as root) another uid.
         uid: the unprivileged uid to drop to (root only), ``None`` to keep the current one.
         limits: the student's resource limits.
-        grader_home: the grader's home folder (emptied when the student shares the grader's uid).
     """
 
     kind: ClassVar[str] = "spawn_config"
@@ -102,7 +101,6 @@ class SpawnConfig(Message):
     isolate: bool
     uid: int | None
     limits: Limits
-    grader_home: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ Protections (each recorded in :attr:`Sandbox.protections`; see docs/grading-safe
   ``python -I``, wall-clock timeout per call (the call's process group and, with a PID namespace,
   every process the student started are killed), ``RLIMIT_AS`` memory limit, output cap,
   ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``;
-* on Linux, as root: PID, network (no network at all) and mount namespaces, the paths in ``hide``
-  (and the course roots) behind empty read-only mounts, privileges dropped to an unprivileged
-  uid with ``no_new_privs`` (the repository and the grader's outputs become read-only);
-* on Linux, as an ordinary user: the same namespaces and hidden paths through a user namespace, the
-  grader's home and ``/run`` emptied, every mount read-only, no capabilities
-  (:mod:`autograder.isolation.userns`).
+* on Linux, as root: PID, network (no network at all), IPC and mount namespaces, the default-deny
+  view of the file system (:mod:`autograder.isolation.mounts`: only Python, the packages, the course
+  code and its own folders; the paths in ``hide`` covered should the view overlap them), privileges
+  dropped to an unprivileged uid with ``no_new_privs``;
+* on Linux, as an ordinary user: the same namespaces and view through a user namespace, every mount
+  read-only but its own, no capabilities (:mod:`autograder.isolation.userns`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ from autograder.isolation.control import (
     kill_student_processes,
     read_capped,
 )
-from autograder.isolation.hidden import hidden_paths
 from autograder.isolation.protocol import (
     CallDone,
     CallRequest,
@@ -72,6 +71,7 @@ from autograder.isolation.template_client import (
     warm_template,
 )
 from autograder.isolation.uids import UidLease, lease_uid
+from autograder.isolation.view import hidden_paths
 from autograder.runner import Call, CallOutcome
 from autograder.settings import Limits, TextCaps, Timeouts
 
@@ -91,7 +91,7 @@ class Sandbox:
         limits: time, memory and output limits.
         hide: paths the student process must not see (reference files, output and submissions
             folders). Course roots, the package's references and the checkout this package runs
-            from are always hidden (:func:`autograder.isolation.hidden.hidden_paths`).
+            from are always hidden (:func:`autograder.isolation.view.hidden_paths`).
         isolate: use namespaces and hidden paths on Linux (with a leased uid as root, in a user
             namespace otherwise); off only to debug, or where none is available.
         uid: the unprivileged uid for student code when the grader runs as root; default: a free
@@ -235,7 +235,6 @@ class Sandbox:
             isolate=self.isolate,
             uid=self.uid,
             limits=self.limits,
-            grader_home=os.path.expanduser("~"),
         )
         cmd_r, cmd_w = os.pipe()
         evt_r, evt_w = os.pipe()

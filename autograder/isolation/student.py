@@ -5,12 +5,14 @@ student code has run: the grader checks every byte that comes back. In order:
 
 1. It leads its own session, closes every inherited file descriptor but its two pipes, and takes the
    environment and home the grader chose (:class:`~autograder.isolation.protocol.SpawnConfig`).
-2. (Linux) :func:`~autograder.isolation.linux.enter_namespaces`: PID, network and mount
+2. (Linux) :func:`~autograder.isolation.linux.enter_namespaces`: PID, network, IPC and mount
    namespaces (as an ordinary user inside a user namespace, :mod:`~autograder.isolation.userns`);
-   the parent stays behind as a *guard*, the child is PID 1 of the new namespace (the *zygote*);
-   hidden paths, a fresh ``/proc``, a private ``/tmp``. Then, as root, it drops to an unprivileged
-   uid with ``no_new_privs``; as an ordinary user it empties the grader's home, makes every mount
-   read-only and drops every capability. Then rlimits. All of this happens before any student code.
+   the parent stays behind as a *guard*, the child is PID 1 of the new namespace (the *zygote*) and
+   makes the default-deny view its root (:mod:`~autograder.isolation.mounts`): only Python, the
+   packages, the course code and its own folders, read-only but its own. When the view cannot be
+   made, it exits before any student code runs. Then, as root, it drops to an unprivileged uid with
+   ``no_new_privs``; as an ordinary user it drops every capability. Then rlimits. All of this
+   happens before any student code.
 3. It executes the student's code chunks one by one, each in ``try/except`` with a time limit.
 4. For every :class:`~autograder.isolation.protocol.CallRequest` it forks a child that resets torch's
    global state, builds a fresh model from the pristine weights, loads fresh inputs, calls the
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
+import io
 import linecache
 import os
 import resource
@@ -60,6 +64,54 @@ Warm = tuple[Any, dict[str, Any]]
 
 def _send(fd: int, message: Message) -> None:
     os.write(fd, encode(message))
+
+
+class _CappedFile(io.RawIOBase):
+    """File descriptor ``fd`` that keeps the first bytes of a shared ``budget`` and drops the rest.
+
+    What a student prints past the cap is dropped silently, as documented: ``print`` never fails
+    (a write past ``RLIMIT_FSIZE`` would raise ``OSError: File too large`` in the student's code and
+    cost a correct function its points).
+    """
+
+    def __init__(self, fd: int, budget: list[int]) -> None:
+        super().__init__()
+        self._fd = fd
+        self._budget = budget
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        size = len(view)
+        keep = view[: max(0, min(size, self._budget[0]))]
+        while len(keep):
+            try:
+                written = os.write(self._fd, keep)
+            except OSError as exc:
+                if exc.errno != errno.EFBIG:
+                    raise
+                self._budget[0] = 0  # the file is full (C code wrote to the descriptor too)
+                break
+            self._budget[0] -= written
+            keep = keep[written:]
+        return size
+
+
+def _capped_streams(cap: int) -> None:
+    """``sys.stdout`` and ``sys.stderr`` (and their ``__std*__`` originals) write to descriptors 1 and 2
+    until ``cap`` bytes in all, then drop the rest (:class:`_CappedFile`)."""
+    budget = [cap]
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = io.TextIOWrapper(
+            io.BufferedWriter(_CappedFile(fd, budget)),
+            encoding="utf-8",
+            errors="backslashreplace",
+            line_buffering=True,
+        )
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
 
 
 def _register_source(label: str, code: str, first_line: int, sources: dict[str, list[str]]) -> None:
@@ -128,7 +180,10 @@ def _call_child(
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(out)
-    # Keep the printed output small: a write past the soft limit fails (Python ignores SIGXFSZ).
+    # Keep the printed output small: Python's streams drop what passes the cap (one byte more than is
+    # kept, so the grader sees that it was cut); raw writes to the descriptors fail past the soft limit
+    # (Python ignores SIGXFSZ), which bounds the file whatever the code does.
+    _capped_streams(config.limits.output_bytes + 1)
     _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     soft = config.limits.output_bytes + 4096
     resource.setrlimit(
@@ -231,6 +286,9 @@ def student_process(config: SpawnConfig, cmd_fd: int, evt_fd: int, warm: Warm, t
     protections: dict[str, str] = {}
     if config.isolate and sys.platform.startswith("linux"):
         config = linux.enter_namespaces(config, cmd_fd, evt_fd, protections)
+        if protections.get("view", "").startswith("off"):  # namespaces but no view: run nothing
+            _send(evt_fd, Isolated(protections=protections))
+            os._exit(EXIT_INTERNAL)
     else:
         protections["namespaces"] = "off (needs Linux)" if config.isolate else "off (disabled)"
 
@@ -239,6 +297,7 @@ def student_process(config: SpawnConfig, cmd_fd: int, evt_fd: int, warm: Warm, t
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
+    _capped_streams(config.limits.output_bytes + 1)  # the grader reads no more than that
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)

@@ -24,6 +24,8 @@ MOUNT_ATTR_RDONLY = 0x1
 AT_FDCWD = -100
 AT_RECURSIVE = 0x8000
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture (new-style syscall table)
+#: ``pivot_root(2)`` by architecture (glibc has no wrapper).
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 PR_SET_SECUREBITS = 28
 PR_CAPBSET_DROP = 24
 PR_CAP_AMBIENT = 47

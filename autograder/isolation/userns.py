@@ -5,18 +5,15 @@ uid. An ordinary user gets the same namespaces by creating a *user namespace* fi
 (``unshare(CLONE_NEWUSER | ...)``, enabled on stock Debian/Ubuntu/Fedora kernels): inside it the
 process is uid 0 with every capability *over the namespaces it owns*, so it can mount tmpfs and
 bind mounts in its private mount namespace, but on files it still acts as the grader's own uid
-(the only uid mapped) and it cannot become another real uid. What this module adds, on top of the
-root mode's steps that the worker runs unchanged (fresh ``/proc``, hidden paths, private ``/tmp``):
+(the only uid mapped) and it cannot become another real uid. The default-deny view
+(:mod:`autograder.isolation.mounts`) is built the same way in both modes: the student sees only
+Python, the packages, the course code and its own folders, every mount read-only but its own
+temporary folders, home and ``out/``. What this module adds:
 
 * :func:`enter`: the user namespace (a uid/gid map of the caller, ``setgroups`` denied) together
   with the mount, PID, network and IPC namespaces, in one ``unshare``.
-* :func:`confine`, in the zygote before any student code runs: because the student shares the
-  grader's uid, the grader's files are protected by hiding them and by making the whole file
-  system read-only: the grader's home, ``/run`` (D-Bus, systemd, docker sockets), terminals
-  (``/dev/pts``) and sibling sandbox folders are replaced by empty tmpfs mounts showing only what the
-  student process needs (Python, site-packages, the course code, its own sandbox folder); every mount
-  is then made read-only except the private ``/tmp`` mounts, the sandbox's ``home`` and ``out``;
-  nested user namespaces are switched off (``user.max_user_namespaces = 0`` in this namespace).
+* :func:`forbid_nested`: nested user namespaces switched off (``user.max_user_namespaces = 0`` in
+  this namespace).
 * :func:`drop_capabilities`: no capabilities at all (bounding, ambient, effective, permitted,
   inheritable), securebits locked so that executing a program as uid 0 gives none back, and
   ``no_new_privs``. Without ``CAP_SYS_ADMIN`` the student cannot unmount what hides the references;
@@ -38,19 +35,11 @@ import contextlib
 import ctypes
 import os
 import platform
-import pwd
 import signal
-from collections.abc import Sequence
 
-from autograder.isolation.protocol import SpawnConfig
 from autograder.isolation.syscalls import (
     CAPABILITY_VERSION_3,
-    CLONE_NEWIPC,
     CLONE_NEWUSER,
-    MS_BIND,
-    MS_NODEV,
-    MS_NOSUID,
-    MS_REC,
     PR_CAP_AMBIENT,
     PR_CAP_AMBIENT_CLEAR_ALL,
     PR_CAPBSET_DROP,
@@ -60,11 +49,9 @@ from autograder.isolation.syscalls import (
     SECUREBITS_LOCKED,
     check,
     libc,
-    mount,
-    set_read_only,
 )
 
-__all__ = ["confine", "drop_capabilities", "enter", "kill_namespace", "process_limit"]
+__all__ = ["drop_capabilities", "enter", "forbid_nested", "kill_namespace", "process_limit"]
 
 
 # ------------------------------------------------------------------------------- entering
@@ -73,14 +60,14 @@ def enter(flags: int) -> None:
 
     The caller becomes uid/gid 0 of the new namespace, mapped to its own uid/gid outside (the only
     ids mapped); ``setgroups`` is denied, as the kernel requires for an unprivileged gid map. The
-    IPC namespace is unshared too (System V shared memory of the grader's desktop, e.g. X11's, is
-    readable by its uid). The caller must be single-threaded (a fresh ``fork()`` is).
+    caller passes the IPC namespace in ``flags`` (System V shared memory of the grader's desktop,
+    e.g. X11's, is readable by its uid). The caller must be single-threaded (a fresh ``fork()`` is).
 
     Raises:
         OSError: user namespaces are unavailable (disabled, restricted by AppArmor or seccomp...).
     """
     uid, gid = os.getuid(), os.getgid()
-    check(libc.unshare(CLONE_NEWUSER | CLONE_NEWIPC | flags), "unshare(CLONE_NEWUSER)")
+    check(libc.unshare(CLONE_NEWUSER | flags), "unshare(CLONE_NEWUSER)")
     for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
         with open(f"/proc/self/{name}", "w") as f:
             f.write(text)
@@ -112,89 +99,15 @@ def process_limit(max_processes: int) -> int:
 
 
 # ------------------------------------------------------------------------------ confining
-def _covered(path: str, folders: Sequence[str]) -> bool:
-    return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
-
-
-def _empty_except(folder: str, keep: Sequence[str]) -> list[str]:
-    """Mount an empty tmpfs over ``folder``, with the folders of ``keep`` inside it bound back.
-
-    Each kept folder comes back with the mounts under it (``MS_REC``), so what was hidden inside
-    stays hidden. Returns the folders kept.
-    """
-    inside = sorted({p for p in keep if _covered(p, [folder]) and p != folder and os.path.isdir(p)})
-    outer = [p for p in inside if not any(p != q and p.startswith(q + "/") for q in inside)]
-    fds = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in outer}
-    try:
-        mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
-        for path, fd in fds.items():
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-    finally:
-        for fd in fds.values():
-            os.close(fd)
-    return outer
-
-
-def _outer_uid() -> int:
-    """The uid outside this user namespace that namespace uid 0 maps to (the grader's)."""
-    with open("/proc/self/uid_map") as f:
-        inside, outside, _ = f.readline().split()
-    return int(outside) if inside == "0" else os.getuid()
-
-
-def _grader_home() -> str | None:
-    try:
-        home = pwd.getpwuid(_outer_uid()).pw_dir
-    except (KeyError, OSError, ValueError):
-        return None
-    return os.path.realpath(home) if home and home != "/" and os.path.isdir(home) else None
-
-
-def confine(config: SpawnConfig, needed: Sequence[str], protections: dict[str, str]) -> None:
-    """Protect the grader's files from a student that shares its uid (in the zygote, as namespace root).
-
-    Runs after the worker's root-mode mounts (fresh ``/proc``, hidden paths, private ``/tmp``).
-
-    Args:
-        config: the student process's config: ``home`` (its home folder, inside the sandbox folder)
-            and ``grader_home`` (the grader's ``$HOME``, emptied like its home in the passwd file).
-        needed: folders the student process must read (Python, site-packages, the course code).
-        protections: updated with what was done (``"emptied"``, ``"read_only"``, ``"nested_userns"``).
-    """
-    home = config.home
-    sandbox = os.path.dirname(home)
-    tmp_dirs = [t for t in ("/tmp", "/var/tmp", "/dev/shm") if t in protections.get("private_tmp", "")]
-    keep = [*needed, sandbox]
-    folders = [_grader_home(), config.grader_home, "/run", "/var/run", "/dev/pts"]
-    if not _covered(sandbox, tmp_dirs):  # other sandboxes' folders (a classmate's code) beside ours
-        folders.append(os.path.dirname(sandbox))
-    emptied = []
-    try:
-        for folder in dict.fromkeys(os.path.realpath(f) for f in folders if f and not os.path.islink(f)):
-            if folder != "/" and os.path.isdir(folder) and not _covered(folder, tmp_dirs):
-                _empty_except(folder, keep)
-                emptied.append(folder)
-        protections["emptied"] = ", ".join(emptied) + " (empty tmpfs, only what the student needs inside)"
-    except OSError as exc:
-        protections["emptied"] = f"not done ({exc})"
+def forbid_nested(protections: dict[str, str]) -> None:
+    """No user namespace inside this one (``user.max_user_namespaces = 0`` here), so the student can
+    never be "root" in a namespace of its own making; call before the view makes ``/proc`` read-only."""
     try:
         with open("/proc/sys/user/max_user_namespaces", "w") as f:
             f.write("0")
         protections["nested_userns"] = "off (user.max_user_namespaces = 0)"
     except OSError as exc:
         protections["nested_userns"] = f"allowed ({exc})"
-    try:
-        writable = [*tmp_dirs]
-        for path in (os.path.join(sandbox, "out"), home):
-            mount(path, path, None, MS_BIND)  # its own mount, so that it alone can stay writable
-            writable.append(path)
-        set_read_only("/", True, recursive=True)
-        for path in writable:
-            set_read_only(path, False, recursive=False)
-        protections["read_only"] = "every mount except " + ", ".join(writable)
-    except OSError as exc:
-        protections["read_only"] = f"off ({exc})"
 
 
 #: ``keyctl(2)`` by architecture (glibc has no wrapper).

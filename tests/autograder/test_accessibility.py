@@ -104,7 +104,7 @@ def test_class_report_statuses_are_words_not_only_colours(report):
     """Are the coloured status counts headed by the status in words, and decorative bars hidden?"""
     header = next(t for t in report.find_all("table") if t.find("th", string="mean points"))
     words = [th.get_text() for th in header.find_all("th")]
-    assert {"pass", "partial", "fail", "error"} <= set(words)
+    assert {"passed", "partial credit", "failed", "error"} <= set(words)
     for cell in report.find_all("td", style=re.compile("color")):
         column = cell.parent.find_all(["td", "th"]).index(cell)
         assert words[column].strip(), f"a coloured cell under an unnamed column: {cell}"

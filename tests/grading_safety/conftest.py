@@ -21,7 +21,9 @@ from tests.grading_safety.corpus_run import (
     sandbox_protections,
     write_summary,
 )
+from tests.grading_safety.host_traps import host_segment, solutions_copy
 from tests.grading_safety.safety_corpus import CASES, REPO, build_corpus, stub_notebook
+from tests.grading_safety.third_round import SHM_BYTES
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +38,8 @@ def graded_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GradedCo
     canary = REPO / f".grading-safety-canary-{token}"
     canary.write_text("the sandbox must not delete this file\n")
     server, received = listen()
+    traps = contextlib.ExitStack()
+    secret = f"host-secret-{token}"
     values = {
         "TOKEN": token,
         "OUT": str(out),
@@ -43,6 +47,10 @@ def graded_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GradedCo
         "CANARY": str(canary),
         "REFS": str(REPO / "autograder" / "references" / "public.pt"),
         "PORT": str(server.getsockname()[1]),
+        "COPY": str(traps.enter_context(solutions_copy(token))),
+        "SHMID": str(traps.enter_context(host_segment(secret))),
+        "SECRET": secret,
+        "SHM_BYTES": str(SHM_BYTES),
     }
     build_corpus(root, values)
     stub_path = root / "submitted" / STUB_CASE / "StyleTransfer" / "StyleTransfer.ipynb"
@@ -63,8 +71,10 @@ def graded_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GradedCo
             protections=sandbox_protections(),
             seconds=seconds,
             cases={c.name: c for c in CASES},
+            secret=secret,
         )
     finally:
+        traps.close()
         server.close()
         canary.unlink(missing_ok=True)
         for evil in REPO.glob(f"evil-{token}*"):

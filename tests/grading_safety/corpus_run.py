@@ -29,6 +29,7 @@ class GradedCorpus:
         protections: what a sandbox reports as active on this machine.
         seconds: wall-clock time of the batch.
         cases: case name -> case.
+        secret: the text of the host's System V segment (must appear in no result).
     """
 
     results: dict[str, object]
@@ -39,6 +40,7 @@ class GradedCorpus:
     protections: dict[str, str]
     seconds: float
     cases: dict[str, Case] = field(default_factory=dict)
+    secret: str = ""
 
 
 def listen() -> tuple[socket.socket, list[bytes]]:
@@ -100,6 +102,10 @@ def protection_active(protections: dict[str, str], need: str | None) -> bool:
         return "network namespace" in protections.get("network", "")
     if need == "hidden_paths":
         return "autograder/references" in protections.get("hidden_paths", "")
+    if need == "view":
+        return protections.get("view", "").startswith("default-deny")
+    if need == "ipc":
+        return protections.get("ipc_namespace", "").startswith("on")
     raise ValueError(f"unknown protection {need!r}")
 
 

@@ -7,8 +7,8 @@ Every case is built programmatically (nothing large is committed): take a soluti
 Case code may hold placeholders filled by :func:`build_corpus` from ``values``: ``{TOKEN}`` (a
 unique string: every process a case spawns carries it in its command line, every file it writes
 carries it in its name), ``{OUT}`` (the grader's output folder), ``{REPO}``, ``{CANARY}`` (a file in
-the repository that must survive), ``{REFS}`` (the reference file) and ``{PORT}`` (a local TCP
-server that must receive nothing).
+the repository that must survive), ``{REFS}`` (the reference file), ``{PORT}`` (a local TCP
+server that must receive nothing), and those of :mod:`tests.grading_safety.third_round`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ import copy
 import json
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from autograder.course import NOTEBOOKS
+from tests.grading_safety.case import FUNCTIONS, Case, full, hostile, lost, notebook_maker
+from tests.grading_safety.third_round import THIRD_ROUND
 from tests.helpers.notebooks import REPO, replace_solution, solution_cell, solution_nb, stub_notebook
 
 __all__ = [
@@ -36,73 +36,6 @@ __all__ = [
     "replace_solution",
     "stub_notebook",
 ]
-
-#: Graded functions per notebook, in grading order (from the course registry).
-FUNCTIONS: dict[str, tuple[str, ...]] = {name: nb.function_names for name, nb in NOTEBOOKS.items()}
-
-
-def _fill(text: str, values: dict[str, str]) -> str:
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", value)
-    return text
-
-
-@dataclass(frozen=True)
-class Case:
-    """One corpus submission and what grading it must give.
-
-    Attributes:
-        name: the case (also the student's name in the corpus).
-        notebook: the assignment.
-        make: writes the submission to a path, given the placeholder values.
-        expect: per function, ``"full"`` (full marks), ``"zero"`` or ``"stub"`` (no more than the stub).
-        target: the function the case attacks or breaks, if one.
-        statuses: accepted check statuses of ``target`` (empty: any).
-        problem: text expected in the submission's problems (lower-case match), if any.
-        needs: the sandbox protection the case relies on (``"uid"``, ``"network"``,
-            ``"hidden_paths"``), skipped where that protection is not active.
-        filename: the submitted file's name (default ``<notebook>.ipynb``).
-    """
-
-    name: str
-    notebook: str
-    make: Callable[[Path, dict[str, str]], None]
-    expect: dict[str, str] = field(default_factory=dict)
-    target: str | None = None
-    statuses: tuple[str, ...] = ()
-    problem: str | None = None
-    needs: str | None = None
-    filename: str | None = None
-
-    def build(self, path: Path, values: dict[str, str]) -> None:
-        """Write the submission to ``path``."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.make(path, values)
-
-
-def _notebook_maker(
-    notebook: str, change: Callable[[nbformat.NotebookNode], nbformat.NotebookNode]
-) -> Callable[[Path, dict[str, str]], None]:
-    def make(path: Path, values: dict[str, str]) -> None:
-        nb = change(solution_nb(notebook))
-        for cell in nb.cells:
-            cell.source = _fill(cell.source, values)
-        nbformat.write(nb, path)
-
-    return make
-
-
-def _hostile(notebook: str, function: str, body: str) -> Callable[[Path, dict[str, str]], None]:
-    return _notebook_maker(notebook, lambda nb: replace_solution(nb, function, body))
-
-
-def _full(notebook: str) -> dict[str, str]:
-    return dict.fromkeys(FUNCTIONS[notebook], "full")
-
-
-def _lost(notebook: str, *functions: str) -> dict[str, str]:
-    return {f: ("zero" if f in functions else "full") for f in FUNCTIONS[notebook]}
-
 
 # --------------------------------------------------------------------------- hostile function bodies
 _READ_REFERENCES = """
@@ -231,7 +164,7 @@ HOSTILE: dict[str, tuple[str, str, tuple[str, ...], str | None]] = {
     "infinite_loop": ("content_loss", "while True:\n    pass", ("timeout",), None),
     "sleep_forever": ("content_loss", "import time\ntime.sleep(10**6)", ("timeout",), None),
     "allocate_50gb": ("content_loss", "return torch.ones(50 * 2**30, dtype=torch.uint8)", ("memory",), None),
-    "print_1gb": ("content_loss", _PRINT_1GB, ("error", "timeout"), None),
+    "print_1gb": ("content_loss", _PRINT_1GB, ("not_implemented", "timeout"), None),
     "sys_exit": ("content_loss", "import sys\nsys.exit(0)", ("crashed",), None),
     "os_exit": ("content_loss", "import os\nos._exit(0)", ("crashed",), None),
     "kill_self": ("content_loss", "import os\nos.kill(os.getpid(), 9)", ("crashed",), None),
@@ -357,15 +290,15 @@ BROKEN: list[Case] = [
         problem="holds no notebook",
         filename="StyleTransfer.zip",
     ),
-    Case("nbformat_v3", _ST, _v3, _full(_ST), problem="converted"),
-    Case("zip_with_notebook", _ST, _zip_with_notebook, _full(_ST), filename="StyleTransfer.zip"),
-    Case("markers_deleted", _ST, _notebook_maker(_ST, _without_markers), _full(_ST)),
-    Case("markers_moved", _ST, _notebook_maker(_ST, _moved_markers), _full(_ST)),
+    Case("nbformat_v3", _ST, _v3, full(_ST), problem="converted"),
+    Case("zip_with_notebook", _ST, _zip_with_notebook, full(_ST), filename="StyleTransfer.zip"),
+    Case("markers_deleted", _ST, notebook_maker(_ST, _without_markers), full(_ST)),
+    Case("markers_moved", _ST, notebook_maker(_ST, _moved_markers), full(_ST)),
     Case(
         "function_renamed",
         _ST,
-        _notebook_maker(_ST, _edit("tv_loss", "def tv_loss(", "def total_variation(")),
-        _lost(_ST, "tv_loss"),
+        notebook_maker(_ST, _edit("tv_loss", "def tv_loss(", "def total_variation(")),
+        lost(_ST, "tv_loss"),
         target="tv_loss",
         statuses=("missing",),
         problem="tv_loss is not defined",
@@ -373,18 +306,18 @@ BROKEN: list[Case] = [
     Case(
         "signature_changed",
         _ST,
-        _notebook_maker(
+        notebook_maker(
             _ST, _edit("tv_loss", "def tv_loss(img, tv_weight)", "def tv_loss(img, tv_weight, extra)")
         ),
-        _lost(_ST, "tv_loss"),
+        lost(_ST, "tv_loss"),
         target="tv_loss",
         statuses=("error",),
     ),
     Case(
         "syntax_error_in_cell",
         _ST,
-        _notebook_maker(_ST, _edit("tv_loss", "### END SOLUTION", "### END SOLUTION\n    x = (1 +")),
-        _lost(_ST, "tv_loss"),
+        notebook_maker(_ST, _edit("tv_loss", "### END SOLUTION", "### END SOLUTION\n    x = (1 +")),
+        lost(_ST, "tv_loss"),
         target="tv_loss",
         statuses=("missing",),
         problem="syntax error",
@@ -392,51 +325,53 @@ BROKEN: list[Case] = [
     Case(
         "missing_module_import",
         _ST,
-        _notebook_maker(
+        notebook_maker(
             _ST, _edit("tv_loss", "def tv_loss(", "import module_that_does_not_exist\n\n\ndef tv_loss(")
         ),
-        _full(_ST),
+        full(_ST),
         problem="module_that_does_not_exist",
     ),
     Case(
         "cell_raises_at_import",
         _ST,
-        _notebook_maker(
+        notebook_maker(
             _ST,
             _edit(
                 "tv_loss", "def tv_loss(", "raise RuntimeError('this cell fails when run')\n\n\ndef tv_loss("
             ),
         ),
-        _full(_ST),
+        full(_ST),
         problem="this cell fails when run",
     ),
-    Case("cells_reordered", _ST, _notebook_maker(_ST, _reordered), _full(_ST)),
-    Case("cells_duplicated", _ST, _notebook_maker(_ST, _duplicated), _full(_ST), problem="duplicated"),
+    Case("cells_reordered", _ST, notebook_maker(_ST, _reordered), full(_ST)),
+    Case("cells_duplicated", _ST, notebook_maker(_ST, _duplicated), full(_ST), problem="duplicated"),
     Case(
         "duplicate_grade_id_stub_last",
         _ST,
-        _notebook_maker(_ST, _duplicated_stub_last),
-        _lost(_ST, "tv_loss"),
+        notebook_maker(_ST, _duplicated_stub_last),
+        lost(_ST, "tv_loss"),
         target="tv_loss",
         statuses=("not_implemented",),
         problem="duplicated",
     ),
-    Case("huge_outputs", _ST, _notebook_maker(_ST, _huge_outputs), _full(_ST), problem="outputs"),
-    Case("notebook_200mb", _ST, _notebook_200mb, _full(_ST), problem="outputs"),
+    Case("huge_outputs", _ST, notebook_maker(_ST, _huge_outputs), full(_ST), problem="outputs"),
+    Case("notebook_200mb", _ST, _notebook_200mb, full(_ST), problem="outputs"),
 ]
 
-#: Every case: broken files, hostile StyleTransfer functions, and one model-tampering case.
+#: Every case: broken files, hostile StyleTransfer functions, one model-tampering case and the
+#: third round of held-out attacks (tests/grading_safety/third_round.py).
 CASES: list[Case] = [
     *BROKEN,
+    *THIRD_ROUND,
     *(
-        Case(name, _ST, _hostile(_ST, function, body), _lost(_ST, function), function, statuses, needs=needs)
+        Case(name, _ST, hostile(_ST, function, body), lost(_ST, function), function, statuses, needs=needs)
         for name, (function, body, statuses, needs) in HOSTILE.items()
     ),
     Case(
         "corrupt_model_weights",
         "NetworkVisualization",
-        _hostile("NetworkVisualization", "compute_saliency_maps", _CORRUPT_MODEL),
-        _lost("NetworkVisualization", "compute_saliency_maps"),
+        hostile("NetworkVisualization", "compute_saliency_maps", _CORRUPT_MODEL),
+        lost("NetworkVisualization", "compute_saliency_maps"),
         "compute_saliency_maps",
         ("not_implemented",),
     ),

@@ -24,6 +24,10 @@ _VALUES = {
     "CANARY": "/x",
     "REFS": "/r",
     "PORT": "9",
+    "COPY": "/c",
+    "SHMID": "7",
+    "SECRET": "s",
+    "SHM_BYTES": "5",
 }
 _SMALL = [c for c in CASES if c.name not in ("notebook_200mb", "huge_outputs")]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -32,8 +33,10 @@ import nbformat
 import pytest
 
 from tests.grading_safety.corpus_run import STUB_CASE, listen, processes_with
+from tests.grading_safety.host_traps import host_segment, leaked_segments, solutions_copy
 from tests.grading_safety.safety_corpus import FUNCTIONS, HOSTILE
 from tests.grading_safety.test_copy_classmate import _COPY_CLASSMATE
+from tests.grading_safety.third_round import RUN_LOCK, SHM_BYTES, SOLUTIONS_COPY, SYSV_IPC
 from tests.grading_safety.unprivileged import NOBODY, missing_tools, run_as_user
 from tests.helpers.notebooks import REPO, replace_solution, solution_nb, stub_notebook
 
@@ -100,6 +103,27 @@ except Exception:
     return None
 """
 
+#: Fills the home folder (TMPDIR lies outside /tmp here) at load time, when a file may be large (a
+#: call may write no more than its output), and remembers how much it wrote; the home is a private
+#: tmpfs capped at Limits.file_mb (256 MiB).
+_FILL_HOME_AT_LOAD = """
+import os as _os
+_written = 0
+try:
+    for _i in range(24):
+        with open(_os.path.join(_os.path.expanduser("~"), f"fill-{_i}"), "wb") as _f:
+            for _ in range(16):
+                _f.write(b"x" * 2**20)
+                _written += 1
+except OSError:
+    pass
+"""
+_FILL_HOME = """
+import os
+home = [line.split() for line in open("/proc/self/mountinfo") if os.path.expanduser("~") in line]
+raise RuntimeError(f"wrote {_written} MiB; home on {[m[-3] for m in home]}")
+"""
+
 #: case -> hostile content_loss body (placeholders as in safety_corpus).
 ATTACKS = {
     "read_references": HOSTILE["read_references"][1],
@@ -110,6 +134,10 @@ ATTACKS = {
     "unmount_the_hiding": _UNMOUNT,
     "spawn_outliving_process": HOSTILE["spawn_outliving_process"][1],
     "fork_bomb": HOSTILE["fork_bomb"][1],
+    "sysv_shared_memory": SYSV_IPC,
+    "run_lock_files": RUN_LOCK,
+    "solutions_copy_elsewhere": SOLUTIONS_COPY,
+    "fill_home": _FILL_HOME,
 }
 
 
@@ -125,6 +153,7 @@ class UnprivilegedRun:
     token: str
     canary: Path
     connections: list[bytes]
+    secret: str
 
 
 def _skip_reason() -> str | None:
@@ -152,6 +181,8 @@ def unprivileged_run() -> Iterator[UnprivilegedRun]:
     token = f"unprivileged-{uuid.uuid4().hex[:12]}"
     work = REPO / f".grading-{token}"  # outside /tmp: hidden by the sandbox, not the tmpfs
     server, received = listen()
+    traps = contextlib.ExitStack()
+    secret = f"host-secret-{token}"
     try:
         home, tmp, submitted, out = (work / n for n in ("home", "tmp", "submitted", "out"))
         for folder in (home / "grading", tmp, submitted):
@@ -169,12 +200,18 @@ def unprivileged_run() -> Iterator[UnprivilegedRun]:
             "REFS": str(hidden),
             "PORT": str(server.getsockname()[1]),
             "ROOT": str(submitted),
+            "COPY": str(traps.enter_context(solutions_copy(token))),
+            "SHMID": str(traps.enter_context(host_segment(secret))),
+            "SHM_BYTES": str(SHM_BYTES),
         }
         notebook = "StyleTransfer"
         _write(submitted / "alice" / notebook / f"{notebook}.ipynb", solution_nb(notebook), values)
         _write(submitted / STUB_CASE / notebook / f"{notebook}.ipynb", stub_notebook(notebook), values)
         for name, body in ATTACKS.items():
             nb = replace_solution(solution_nb(notebook), "content_loss", body.replace("{{}}", "{}"))
+            if name == "fill_home":  # top-level code of the solution cell runs when the notebook loads
+                cell = next(c for c in nb.cells if "def content_loss" in c.source)
+                cell.source = _FILL_HOME_AT_LOAD + "\n\n" + cell.source
             _write(submitted / name / notebook / f"{notebook}.ipynb", nb, values)
         for path in [work, *work.rglob("*")]:
             os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
@@ -209,8 +246,11 @@ def unprivileged_run() -> Iterator[UnprivilegedRun]:
         for path in (out / "results").glob("*.json"):
             data = json.loads(path.read_text(encoding="utf-8"))
             results[data["student"]] = data
-        yield UnprivilegedRun(done.returncode, done.stderr, results, work, hidden, token, canary, received)
+        yield UnprivilegedRun(
+            done.returncode, done.stderr, results, work, hidden, token, canary, received, secret
+        )
     finally:
+        traps.close()
         server.close()
         for pid in processes_with(token):
             with contextlib.suppress(OSError):
@@ -258,6 +298,18 @@ def test_grader_command_line_and_environment_are_invisible(unprivileged_run: Unp
     messages = " ".join(c["message"] for c in result["checks"])
     assert "found: [] " + unprivileged_run.token in messages, messages[:2000]
     assert str(unprivileged_run.hidden) not in messages
+
+
+def test_the_home_is_capped_and_ipc_and_locks_stay_private(unprivileged_run: UnprivilegedRun) -> None:
+    """With TMPDIR outside /tmp, did filling the home stop at its private 256 MiB tmpfs (it took
+    1 GiB of disk), and did no shared-memory segment, host secret or lock file leave the sandbox?"""
+    text = json.dumps(unprivileged_run.results["fill_home"])
+    match = re.search(r"wrote (\d+) MiB", text)
+    assert match and int(match.group(1)) <= 256 and "home on ['tmpfs']" in text, text[:3000]
+    assert leaked_segments(SHM_BYTES) == []
+    assert not list(Path("/run/lock").glob(f"{unprivileged_run.token}*"))
+    for result in unprivileged_run.results.values():
+        assert unprivileged_run.secret not in json.dumps(result)
 
 
 def test_nothing_leaks_out_of_the_sandbox(unprivileged_run: UnprivilegedRun) -> None:

@@ -163,8 +163,8 @@ def test_results_without_the_new_fields_still_read_and_report(tmp_path: Path) ->
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "old__StyleTransfer.json").write_text(json.dumps(old))
     (tmp_path / "results" / "broken__StyleTransfer.json").write_text("{not json")
-    paths, bad = rebuild_report(tmp_path)
-    assert bad == ["broken__StyleTransfer.json"]
+    paths, warnings = rebuild_report(tmp_path)
+    assert len(warnings) == 1 and "results/broken__StyleTransfer.json" in warnings[0]
     page = paths["html"].read_text()
     assert "Run settings unknown" in page and "No timings recorded" in page
 
@@ -206,3 +206,47 @@ def test_normalize_message_groups_numbers_and_file_names() -> None:
     assert normalize_message("a.ipynb is 300 MB, more than 100 MB") == "is N MB, more than N MB"
     assert normalize_message(_LEAF.format(line=9), "tv_loss").startswith("raised an exception: RuntimeError")
     assert normalize_message("shape (2, 8, 8) float64") == "shape (N, N, N) float64"
+
+
+def test_report_csv_makes_every_text_cell_inert_for_spreadsheets() -> None:
+    """Does report.csv escape a name or message starting with = + - @ as gradebook.csv does?"""
+    fp = {"tv_loss": {"digest": "c" * 16, "nodes": MIN_NODES + 5}}
+    evil = ['=HYPERLINK("http://x","y")', "+1", "-2+3", "@SUM(A1)"]
+    results = [_result(name, fingerprints=fp) for name in evil]
+    results.append(_result("msg", {"tv_loss": _check("tv_loss", "error", message="=cmd|' /C calc'!A0")}))
+    text = class_report_csv(class_stats(results))
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")], text
+    assert any(c.startswith("'+1 -2+3 =HYPERLINK") for c in cells) and any(
+        c.startswith("'=cmd") for c in cells
+    )
+
+
+def test_report_skips_mistyped_results_and_run_json_with_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Does `report` rebuild the page when a result or run.json has a field of the wrong kind,
+    warning about each instead of crashing?"""
+    (tmp_path / "results").mkdir()
+    for result in _class():
+        (tmp_path / "results" / f"{result.student}__{ST}.json").write_text(result.to_json())
+    bad = json.loads(_result("zzq").to_json())
+    bad["protections"] = ["uid"]
+    (tmp_path / "results" / f"zzq__{ST}.json").write_text(json.dumps(bad))
+    bad_check = json.loads(_result("yan").to_json())
+    bad_check["checks"][0]["seconds"] = "slow"
+    (tmp_path / "results" / f"yan__{ST}.json").write_text(json.dumps(bad_check))
+    (tmp_path / "run.json").write_text(
+        json.dumps(
+            {"reference_set": "hidden", "limits": "6 GB", "protections": {"uid": ["x"]}, "workers": "2"}
+        )
+    )
+    assert main(["report", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    for words in (f"zzq__{ST}.json", f"yan__{ST}.json", "'limits'", "'protections'", "'workers'"):
+        assert words in err, err
+    page = (tmp_path / "report.html").read_text()
+    assert "ada" in page and "zzq" not in page and "reference set" in page
+    (tmp_path / "run.json").write_text("[1, 2")
+    assert main(["report", str(tmp_path)]) == 0
+    assert "ignored run.json" in capsys.readouterr().err

@@ -20,7 +20,8 @@ from autograder.gradescope.run import run_gradescope
 from autograder.gradescope.schema import validate_results
 from autograder.gradescope.upload import Upload, select_upload
 from autograder.grading.results import CheckResult, SubmissionResult
-from autograder.isolation.hidden import _hideable, hidden_paths
+from autograder.isolation.mounts import plan_view
+from autograder.isolation.view import hidden_paths
 from autograder.settings import GRADESCOPE_ROOT_ENV
 from tests.helpers.notebooks import REPO
 
@@ -136,6 +137,38 @@ def test_misnamed_and_extra_uploads(tmp_path) -> None:
     }
     assert any("StyleTransfer (1).ipynb (another StyleTransfer notebook" in i for i in upload.ignored)
     assert upload.missing == []
+
+
+def test_an_uploaded_symlink_is_never_followed(tmp_path, monkeypatch) -> None:
+    """Does a symbolic link uploaded as StyleTransfer.ipynb (to the solution) score 0 as unreadable,
+    listed as a link, instead of grading its target (11/11 while saying links are never followed)?"""
+    import autograder.gradescope.run as run
+
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    (root / "source" / "gradescope.json").write_text(
+        json.dumps({"assignments": ["StyleTransfer"], "references": "public", "visibility": "visible"})
+    )
+    upload_dir = root / "submission"
+    upload_dir.mkdir()
+    (upload_dir / "StyleTransfer.ipynb").symlink_to(REPO / "solutions" / "StyleTransfer.ipynb")
+    (upload_dir / "linked").symlink_to(REPO / "solutions", target_is_directory=True)
+    upload, staged = select_upload(upload_dir, tmp_path / "work", ["StyleTransfer"])
+    assert upload.unreadable == ["StyleTransfer"] and list(staged.iterdir()) == []
+    assert upload.files == [
+        "StyleTransfer.ipynb (a symbolic link, not followed)",
+        "linked (a symbolic link, not followed)",
+    ]
+    graded = []
+    monkeypatch.setattr(run, "_protections", lambda settings: {})
+    monkeypatch.setattr(
+        "autograder.grading.batch.grade_path", lambda *a, **k: graded.append(a) or pytest.fail("graded")
+    )
+    assert run_gradescope(root) == 0
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert data["score"] == 0 and validate_results(data) == [] and graded == []
+    assert "symbolic link" in data["output"] and "could not be read" in data["output"]
+    assert all(t["score"] == 0 for t in data["tests"])
 
 
 def test_empty_upload_is_missing_everything(tmp_path) -> None:
@@ -263,28 +296,30 @@ def test_gradescope_run_without_config_fails_visibly(tmp_path, monkeypatch) -> N
 
 
 def test_hidden_paths_come_from_the_gradescope_folders_and_the_checkout(tmp_path) -> None:
-    """Are the Gradescope source, submission and results folders, the checkout's solutions and tests,
-    and the reference file in use hidden, while the packages student code imports are not?"""
+    """Are the Gradescope source, submission and results folders, the checkout, the package's
+    references and the reference file in use hidden, while the packages student code imports are
+    not?"""
     for name in ("source/course/solutions", "submission", "results"):
         (tmp_path / name).mkdir(parents=True)
     roots = [tmp_path / "source", tmp_path / "submission", tmp_path / "results"]
     hidden = hidden_paths([tmp_path / "elsewhere" / "hidden.pt", tmp_path / "out"], roots)
     for path in ("source", "submission", "results", "elsewhere/hidden.pt", "out"):
         assert str(tmp_path / path) in hidden
-    assert str(REPO / "solutions") in hidden and str(REPO / "tests") in hidden
-    assert str(REPO / "autograder" / "references") in hidden
+    assert str(REPO) in hidden and str(REPO / "autograder" / "references") in hidden
     assert str(REPO / "autograder") not in hidden and str(REPO / "course_utils") not in hidden
     assert str(Path(sys.prefix).resolve()) not in hidden
 
 
-def test_a_needed_path_inside_a_course_root_stays_visible(tmp_path) -> None:
-    """When the venv or package lies inside a course root, is everything else in it hidden instead?"""
-    for name in ("a", "b/keep/x", "b/other"):
-        (tmp_path / name).mkdir(parents=True)
-    (tmp_path / "c.txt").write_text("secret")
-    assert _hideable(tmp_path, [tmp_path / "b" / "keep"]) == [
-        tmp_path / "a",
-        tmp_path / "b" / "other",
-        tmp_path / "c.txt",
-    ]
-    assert _hideable(tmp_path, [Path("/usr")]) == [tmp_path]
+def test_a_visible_path_inside_a_hidden_course_root_stays_visible() -> None:
+    """When a course root lies inside a visible folder (a checkout under /usr/local with Python
+    there), is it covered, with the venv and packages inside it bound back on top?"""
+    course = "/usr/local/src/course"
+    visible = ["/usr/local", f"{course}/.venv", f"{course}/autograder", "/usr/lib"]
+    hidden = [course, f"{course}/autograder/references", "/srv/out"]
+    plan = plan_view(visible, hidden)
+    assert plan.binds == ["/usr/lib", "/usr/local"]
+    assert plan.covers == [(course, True)]  # references lie inside the cover already
+    assert plan.rebinds == [f"{course}/.venv", f"{course}/autograder"]
+    editable = plan_view(["/r/.venv", "/r/autograder"], ["/r", "/r/autograder/references"])
+    assert editable.binds == ["/r/.venv", "/r/autograder"] and editable.rebinds == []
+    assert editable.covers == [("/r/autograder/references", False)]

@@ -103,10 +103,10 @@ def fake_grading(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(notebook, "extract_student_code", extract)
     real_discover = submission._discover_one
 
-    def discover(path, student, assignment, caps):
+    def discover(path, student, assignment, caps, place):
         if student == "discover_boom":
             raise UnicodeError("a reader's bug")
-        return real_discover(path, student, assignment, caps)
+        return real_discover(path, student, assignment, caps, place)
 
     monkeypatch.setattr(submission, "_discover_one", discover)
     for name in ("feedback_markdown", "feedback_html"):
@@ -165,6 +165,13 @@ def _hostile_tree(root: Path) -> set[str]:
     (root / "bomb").mkdir()
     with zipfile.ZipFile(root / "bomb" / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(f"{ST}.ipynb", b"{" + b" " * (4 * 2**20))
+    # content no later step could read: the student's problem, never a grader error
+    _write(root, "deep_sum", _nb("def gram_matrix(x):\n    return x", "y = " + " + ".join(["1"] * 4000)))
+    surrogate = json.dumps(_nb("def gram_matrix(x):\n    return 'PLACEHOLDER'")).replace(
+        "PLACEHOLDER", "\\ud800"
+    )
+    _write(root, "lone_surrogate", surrogate.encode())
+    _write(root, "cr_only", _nb("def gram_matrix(x):\r    y = x\r    return y\r"))
     # extraction and checks
     _write(root, "extract_boom", _nb("# EXTRACT_BOOM"))
     _write(root, "huge_return", _nb("def RETURN_HUGE():\n    pass"))
@@ -174,6 +181,7 @@ def _hostile_tree(root: Path) -> set[str]:
         "good", "feedback_markdown_boom", "feedback_html_boom", "gradescope_boom", "gradebook_boom",
         "discover_boom", "not_json", "empty", "many_cells", "string_metadata", "fifo", "link",
         weird.name, "bomb", "extract_boom", "huge_return", "forged_list", "check_boom",
+        "deep_sum", "lone_surrogate", "cr_only",
     }  # fmt: skip
 
 
@@ -221,6 +229,12 @@ def test_malformed_inputs_at_every_stage_cost_only_their_submission(tmp_path: Pa
         assert any(words in p for p in by_student[student].problems), (student, by_student[student].problems)
         assert by_student[student].score == 0 and not by_student[student].grader_error
     assert by_student["extract_boom"].grader_error.startswith("RecursionError")
+    assert any("nested too deeply" in p for p in by_student["deep_sum"].problems)
+    assert any("not valid Unicode" in p for p in by_student["lone_surrogate"].problems)
+    for student in ("deep_sum", "lone_surrogate", "cr_only"):  # gram_matrix found in each
+        result = by_student[student]
+        assert not result.grader_error and result.checks, student
+        assert not any("gram_matrix is not defined" in p for p in result.problems), (student, result.problems)
     assert [r.student for r in run.results if r.grader_error] == ["extract_boom"]
     for student in ("huge_return", "forged_list", "check_boom"):
         assert {c.status for c in by_student[student].checks} == {"failed"}, student
@@ -277,9 +291,12 @@ def test_a_dead_worker_is_a_grader_error_for_its_submission(tmp_path: Path, monk
     assert (tmp_path / "out" / "gradebook.csv").is_file()
 
 
-def test_same_looking_names_never_collide_and_duplicates_resolve_newest(tmp_path: Path, fake_grading) -> None:
+def test_same_looking_names_never_collide_and_duplicates_resolve_by_name(
+    tmp_path: Path, fake_grading
+) -> None:
     """Do `Mary Jane` and `Mary_Jane` get their own rows, and `StyleTransfer (1).ipynb` beside
-    `StyleTransfer.ipynb` one result (the newest), the other listed, never above the maximum?"""
+    `StyleTransfer.ipynb` one result (the exact name, whatever the file times), the other listed,
+    never above the maximum?"""
     root = tmp_path / "subs"
     stub = nbformat.read(REPO / "notebooks" / f"{ST}.ipynb", as_version=4)
     nbformat.write(stub, root.mkdir() or root / "Mary Jane.ipynb")
@@ -287,13 +304,13 @@ def test_same_looking_names_never_collide_and_duplicates_resolve_newest(tmp_path
     old = _write(root, "ann", stub)
     new = _write(root, "ann", _nb("def RETURN_HUGE():\n    pass"), name=f"{ST} (1).ipynb")
     os.utime(old, (1_000_000, 1_000_000))
-    os.utime(new, (2_000_000, 2_000_000))
+    os.utime(new, (2_000_000, 2_000_000))  # newer, but not the exact name
     run = grade_path(root, tmp_path / "out", GradingSettings("public"), workers=1, progress=False)
     by_student = {r.student: r for r in run.results}
     assert sorted(by_student) == ["Mary Jane", "Mary_Jane", "ann"]
     assert len(list((tmp_path / "out" / "results").glob("*.json"))) == 3
     ann = by_student["ann"]
-    assert ann.source == str(new) and any(f"not: {ST}.ipynb" in p for p in ann.problems)
+    assert ann.source == str(old) and any(f"not: {ST} (1).ipynb" in p for p in ann.problems)
     rows = list(csv.DictReader(io.StringIO((tmp_path / "out" / "gradebook.csv").read_text())))
     assert [r["student"] for r in rows] == ["Mary Jane", "Mary_Jane", "ann"]
     assert all(float(r["total"]) <= float(r["max_total"]) == NOTEBOOKS[ST].autograded_points for r in rows)
@@ -327,3 +344,23 @@ def test_results_round_trip_non_utf8_names_and_refuse_wrong_types() -> None:
     data["score"] = "lots"
     with pytest.raises(TypeError):
         SubmissionResult.from_json(json.dumps(data))
+
+
+def test_a_rerun_regrades_a_mistyped_result_with_a_warning(tmp_path: Path, fake_grading) -> None:
+    """Does `grade` rerun past a result file with a field of the wrong kind (it crashed writing the
+    class report), grading that submission again and saying so?"""
+    root = tmp_path / "subs"
+    stub = nbformat.read(REPO / "notebooks" / f"{ST}.ipynb", as_version=4)
+    for student in ("ann", "bo"):
+        _write(root, student, stub)
+    out = tmp_path / "out"
+    grade_path(root, out, GradingSettings("public"), workers=1, progress=False)
+    path = out / "results" / f"{result_stem('ann', ST)}.json"
+    data = json.loads(path.read_text())
+    data["protections"] = ["not", "a", "table"]
+    path.write_text(json.dumps(data))
+    again = grade_path(root, out, GradingSettings("public"), workers=1, progress=False)
+    assert again.graded == 1 and again.skipped == 1
+    assert len(again.warnings) == 1 and path.name in again.warnings[0]
+    assert isinstance(SubmissionResult.from_json(path.read_text()).protections, dict)
+    assert (out / "report.html").is_file()

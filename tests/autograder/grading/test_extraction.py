@@ -131,3 +131,53 @@ def test_extraction_is_linear_in_statements_on_one_line() -> None:
     chunks, _ = extract_student_code(new_notebook(cells=[new_code_cell(source)]))
     assert len(chunks) == 6000
     assert sum(len(c.code) for c in chunks) == 6000 * len("import os")
+
+
+def test_a_cell_too_deep_to_parse_is_the_students_problem() -> None:
+    """Is a cell with a 4000-term sum (RecursionError while parsing) skipped with a message saying
+    what to fix, the other cells kept (it made the notebook a grader error on every rerun)?"""
+    deep = "def tv_loss(img, tv_weight):\n    return 0\n\nx = " + " + ".join(["1"] * 4000)
+    nb = new_notebook(cells=[new_code_cell(deep), new_code_cell("def gram_matrix(x):\n    return x")])
+    chunks, warnings = extract_student_code(nb, ["tv_loss", "gram_matrix"])
+    assert [c.defines for c in chunks] == ["gram_matrix"]
+    assert any("cell 1 was skipped: it is nested too deeply" in w and "split it" in w for w in warnings)
+
+
+def test_carriage_return_line_endings_run_as_ipython_reads_them() -> None:
+    """Does a cell saved with carriage-return-only (or CRLF) line endings give its function, as
+    IPython would run it (it was treated as missing)?"""
+    import json
+
+    from autograder.grading.notebook_file import read_notebook_bytes
+
+    for newline in ("\r", "\r\n"):
+        source = newline.join(
+            ["import torch", "", "def gram_matrix(x):", "    y = x + 1", "    return y", ""]
+        )
+        raw = json.dumps(nbformat.v4.new_notebook(cells=[new_code_cell(source)])).encode()
+        nb, problems = read_notebook_bytes(raw, "x.ipynb")
+        chunks, warnings = extract_student_code(nb, ["gram_matrix"])
+        assert warnings == [] and problems == []
+        code = function_source(chunks, "gram_matrix")
+        assert code == "def gram_matrix(x):\n    y = x + 1\n    return y"
+        namespace: dict = {}
+        exec(compile_chunk(code, "cell 1", 3), namespace)
+        assert namespace["gram_matrix"](1) == 2
+
+
+def test_a_lone_surrogate_is_replaced_and_named() -> None:
+    """Does a lone surrogate in the notebook file (UnicodeEncodeError everywhere downstream) become
+    U+FFFD with a problem naming the cell, the notebook still graded?"""
+    from autograder.grading.notebook_file import read_notebook_bytes
+    from autograder.isolation.protocol import Chunk, NotebookCode, encode
+
+    source = 'def gram_matrix(x):\n    # caf\\udce9 \\ud800\n    return x\n\nlabel = "\\udfff"'
+    text = nbformat.writes(nbformat.v4.new_notebook(cells=[new_code_cell("PLACEHOLDER")]))
+    raw = text.replace('"PLACEHOLDER"', '"' + source.replace("\n", "\\n").replace('"', '\\"') + '"').encode()
+    nb, problems = read_notebook_bytes(raw, "x.ipynb")
+    assert nb is not None and "\ufffd" in nb.cells[0].source
+    assert len(problems) == 1 and "cell 1 holds 3 character(s) that are not valid Unicode" in problems[0]
+    chunks, warnings = extract_student_code(nb, ["gram_matrix"])
+    assert warnings == [] and [c.defines for c in chunks] == ["gram_matrix"]
+    assert "caf\ufffd \ufffd" in chunks[0].code
+    encode(NotebookCode(chunks=[Chunk(c.label, c.code, c.first_line) for c in chunks]))

@@ -27,7 +27,7 @@ import nbformat
 import pytest
 
 from autograder.cli import main
-from autograder.grading.nbgrader_gradebook import VERDICT_HEADER
+from autograder.grading.nbgrader_cells import VERDICT_HEADER
 from autograder.release import SOLUTIONS_DIR, nbgrader_environment
 from autograder.solution_edits import apply_edits
 from tests.autograder.test_nbgrader_e2e import _config, _graded_part, _solved
@@ -106,13 +106,13 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         with open(out / "gradebook.csv", encoding="utf-8") as fh:
             facts["gradebook_csv"] = {row["student"]: row for row in csv.DictReader(fh)}
 
-        facts["refused"] = subprocess.run(
+        facts["partial"] = subprocess.run(
             [sys.executable, "-m", "autograder", "nbgrader-import", str(out), "--course", str(root)],
             capture_output=True,
             text=True,
         )
         with Gradebook(db_url) as gb:
-            facts["patcher_after_refusal"] = gb.find_submission(NAME, "patcher").code_score
+            facts["patcher_after_partial"] = gb.find_submission(NAME, "patcher").code_score
         facts["import_rc"] = main(["nbgrader-import", str(out), "--course", str(root), "--create-students"])
 
         export = root / "grades.csv"
@@ -147,15 +147,17 @@ def test_batch_grader_gives_the_patcher_the_stub_score(course: dict) -> None:
     assert 0 < batch["mistake"].score < 11  # gram_matrix partial
 
 
-def test_import_refuses_unknown_students_and_writes_nothing(course: dict) -> None:
-    """Does the import name the students the gradebook lacks, say how to add them, and leave it unchanged?"""
-    refused = course["refused"]
-    assert refused.returncode == 2
+def test_import_skips_unknown_students_with_the_fix_and_imports_the_rest(course: dict) -> None:
+    """Does the import name the students the gradebook lacks and say how to add them, while
+    importing the student it knows (nbgrader autograde created the patcher: 11 became the sandbox's 0)?"""
+    partial = course["partial"]
+    assert partial.returncode == 1
     for student in ("solved", "untouched", "mistake"):
-        assert f"student {student!r} is not in the gradebook" in refused.stderr
-    assert "nbgrader db student add" in refused.stderr and "--create-students" in refused.stderr
-    assert "'patcher' is not" not in refused.stderr  # nbgrader autograde created the patcher
-    assert course["patcher_after_refusal"] == 11
+        assert f"student {student!r} is not in the gradebook" in partial.stdout
+    assert "nbgrader db student add" in partial.stdout and "--create-students" in partial.stdout
+    assert "'patcher' is not" not in partial.stdout
+    assert "1 notebook(s) imported, 3 skipped" in partial.stdout
+    assert course["patcher_after_partial"] == 0
 
 
 def test_nbgrader_export_equals_the_batch_gradebook(course: dict) -> None:
@@ -188,7 +190,7 @@ def test_generate_feedback_shows_the_sandboxed_verdicts(course: dict) -> None:
     assert course["feedback"]["success"], course["feedback"].get("log")
     html = (course["root"] / "feedback" / "patcher" / NAME / f"{NAME}.html").read_text(encoding="utf-8")
     assert VERDICT_HEADER in html
-    assert "content_loss: NOT_IMPLEMENTED" in html
+    assert "content_loss: NOT IMPLEMENTED" in html
     autograded = nbformat.read(
         course["root"] / "autograded" / "patcher" / NAME / f"{NAME}.ipynb", as_version=4
     )

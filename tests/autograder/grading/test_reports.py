@@ -15,6 +15,7 @@ from autograder.grading.reports import (
     write_reports,
 )
 from autograder.grading.results import CheckResult, SubmissionResult
+from tests.helpers.markdown import rendered, visible_text
 
 
 def _result(student: str = "ada", assignment: str = "StyleTransfer") -> SubmissionResult:
@@ -68,8 +69,9 @@ def test_feedback_lists_points_error_threshold_and_hint() -> None:
     """Does the Markdown feedback show each check's points, rel_error vs threshold, and the hint?"""
     text = feedback_markdown(_result())
     assert "1.5 / 3" in text and "9.9e-01 (threshold 1e-03)" in text
-    assert "Divide by H * W * C" in text and "cell 3 was skipped" in text
-    assert "<td>" in feedback_html(_result()) and "&lt;" not in feedback_markdown(_result())
+    shown = visible_text(text)
+    assert "Divide by H * W * C" in shown and "cell 3 was skipped" in shown
+    assert "<td>" in feedback_html(_result())
 
 
 def test_gradescope_schema() -> None:
@@ -91,3 +93,103 @@ def test_write_reports_layout(tmp_path) -> None:
     assert (tmp_path / "feedback" / "ada__StyleTransfer.md").is_file()
     assert (tmp_path / "feedback" / "bob__StyleTransfer.html").is_file()
     assert json.loads((tmp_path / "gradescope" / "ada.json").read_text())["score"] == 3.5
+
+
+#: A name with Markdown, raw HTML and line breaks that would fake a score (issue 21, finding 7).
+_HOSTILE_NAME = "mallory\n\n# **Score: 11/11**\n<img src=x onerror=alert(1)>`x`|y"
+
+
+def _hostile_result() -> SubmissionResult:
+    checks = [
+        CheckResult(
+            "content_loss",
+            "public",
+            0.0,
+            2.0,
+            "error",
+            "```\n</pre><script>x</script>\n# **Score: 11/11**",
+            "Divide by H * W * C",
+        )
+    ]
+    problems = ["cell 2 of ```evil``` <b>x</b>\n\n# **Score: 11/11**"]
+    return SubmissionResult(_HOSTILE_NAME, "StyleTransfer", 0.0, 2.0, checks, problems, "x.ipynb")
+
+
+def test_markdown_feedback_escapes_every_student_text() -> None:
+    """Can a student's folder name, message or problem add a heading, bold text or HTML to the
+    Markdown feedback (a name with newlines rendered "Score: 11/11" above the real score)?"""
+    html = rendered(feedback_markdown(_hostile_result()))
+    assert "<img" not in html and "<script" not in html and "<b>" not in html
+    assert "<strong>Score: 11/11</strong>" not in html and "<h1>Score" not in html
+    assert html.count("<h1>") == 1 and "<strong>Score: 0 / 2</strong>" in html
+    shown = visible_text(feedback_markdown(_hostile_result()))
+    assert "mallory # **Score: 11/11** <img src=x onerror=alert(1)>`x`|y" in shown
+
+
+def test_gradescope_output_escapes_file_names_and_problems() -> None:
+    """Does the Gradescope text students see at once show an uploaded name and problem literally?"""
+    from autograder.gradescope.results import gradescope_results
+    from autograder.gradescope.upload import Upload
+
+    name = "x`\n\n**Score: 11/11**\n<img src=y>.ipynb"
+    upload = Upload([name], {"StyleTransfer": name}, [name + " (another)"], [], [_HOSTILE_NAME])
+    data = gradescope_results([_hostile_result()], upload=upload, visibility="visible")
+    for text in [data["output"], *(t["output"] for t in data["tests"])]:
+        html = rendered(text)
+        assert "<img" not in html and "<script" not in html and "<h1>" not in html, html
+        assert "<strong>Score: 11/11</strong>" not in html, html
+    assert "x` **Score: 11/11** <img src=y>.ipynb" in visible_text(data["output"])
+
+
+def test_every_total_is_clamped_the_same_way_everywhere(tmp_path) -> None:
+    """Does a result above its maximum (or below 0) show the same clamped total in the gradebook,
+    the feedback, Gradescope, the class report and the grade table (99 out of 11 was shown)?"""
+    from autograder.class_report import class_report_csv
+    from autograder.class_report.stats import class_stats
+    from autograder.grading.reports import grade_table
+
+    checks = [
+        CheckResult("content_loss", "hidden", 50.0, 2.0, "passed", ""),
+        CheckResult("gram_matrix", "hidden", -5.0, 3.0, "failed", ""),
+        CheckResult("style_loss", "hidden", 49.0, 3.0, "passed", ""),
+        CheckResult("tv_loss", "hidden", 0.0, 3.0, "failed", ""),
+    ]
+    inflated = SubmissionResult("ann", "StyleTransfer", 99.0, 11.0, checks)
+    negative = SubmissionResult("bo", "StyleTransfer", -3.0, 11.0, [])
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(gradebook_csv([inflated, negative])))}
+    assert rows["ann"]["total"] == "11" and rows["ann"]["content_loss"] == "2"
+    assert rows["ann"]["gram_matrix"] == "0" and rows["bo"]["total"] == "0"
+    assert "Score: 11 / 11" in feedback_markdown(inflated) and "Score: 11 / 11" in feedback_html(inflated)
+    assert "Score: 0 / 11" in feedback_markdown(negative)
+    data = gradescope_results([inflated])
+    assert data["score"] == 11.0
+    assert all(0 <= t["score"] <= t["max_score"] for t in data["tests"])
+    table = grade_table([inflated, negative])
+    assert "11/11" in table and "99" not in table and "0/11" in table and "-3" not in table
+    report = {
+        (r["section"], r["item"]): r["value"]
+        for r in csv.DictReader(io.StringIO(class_report_csv(class_stats([inflated, negative]))))
+    }
+    assert report[("total", "max")] == "11" and report[("total", "min")] == "0"
+
+
+def test_a_result_with_any_mistyped_field_is_refused() -> None:
+    """Is a result file whose field has the wrong kind (any field: reports rely on each) refused?"""
+    import pytest
+
+    good = json.loads(_result().to_json())
+    bad_fields = {
+        "isolation": 5,
+        "seconds": "fast",
+        "protections": ["uid"],
+        "fingerprints": {"gram_matrix": "abc"},
+        "problems": "one",
+    }
+    for key, value in bad_fields.items():
+        with pytest.raises(TypeError):
+            SubmissionResult.from_json(json.dumps({**good, key: value}))
+    for key, value in {"mistake": 3, "seconds": [1], "threshold": "1e-3"}.items():
+        data = json.loads(_result().to_json())
+        data["checks"][0][key] = value
+        with pytest.raises(TypeError):
+            SubmissionResult.from_json(json.dumps(data))

@@ -10,8 +10,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
+from autograder.grading.identity import guess_assignment
 from autograder.grading.notebook_file import read_notebook
-from autograder.grading.submission import discover_submissions, guess_assignment
+from autograder.grading.submission import discover_submissions
 from tests.helpers.notebooks import REPO
 
 
@@ -158,25 +159,6 @@ def test_missing_path_raises_clearly(tmp_path: Path) -> None:
     """Does a path that does not exist raise an error saying what to give instead?"""
     with pytest.raises(FileNotFoundError, match="give a notebook"):
         discover_submissions(tmp_path / "nope")
-
-
-def test_duplicates_of_one_assignment_grade_the_newest_and_list_the_rest(tmp_path) -> None:
-    """Are `StyleTransfer.ipynb` and `StyleTransfer (1).ipynb` of one student graded once, on the newer?"""
-    import os
-
-    from autograder.grading.batch import resolve_duplicates
-
-    folder = tmp_path / "submitted" / "ada" / "StyleTransfer"
-    folder.mkdir(parents=True)
-    stub = (REPO / "notebooks" / "StyleTransfer.ipynb").read_text()
-    (folder / "StyleTransfer.ipynb").write_text(stub)
-    (folder / "StyleTransfer (1).ipynb").write_text(stub)
-    os.utime(folder / "StyleTransfer.ipynb", (1, 1))
-    found = discover_submissions(tmp_path)
-    assert len(found) == 2
-    (kept,) = resolve_duplicates(found)
-    assert kept.path.name == "StyleTransfer (1).ipynb"
-    assert any("not: StyleTransfer.ipynb" in p for p in kept.problems)
 
 
 def test_malformed_nbgrader_metadata_is_read_as_a_plain_cell(tmp_path) -> None:

@@ -63,6 +63,13 @@ STUDENT_CODE = textwrap.dedent(
         while True:
             print("x" * 1000)
 
+    def chatty_but_right(x):
+        for _ in range(120):
+            print("y" * 999)
+            print("z" * 999, file=sys.stderr)
+        sys.stdout.write("w" * 50_000)
+        return x * 2
+
     def divide():
         return 1 / 0
 
@@ -111,7 +118,7 @@ STUDENT_CODE = textwrap.dedent(
 
     def spawn():
         import subprocess
-        subprocess.Popen(["setsid", "sleep", "1234"], start_new_session=True)
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1234)"], start_new_session=True)
         return os.getpid()
 
     class Liar(float):
@@ -226,6 +233,16 @@ def test_output_is_captured_and_capped(box: Sandbox) -> None:
     assert "[output truncated" in outcome.output
 
 
+def test_printing_past_the_cap_is_dropped_never_fatal(box: Sandbox) -> None:
+    """Does a correct function that prints 290 kB of debug output still return its value, the output
+    cut at the cap (print raised `OSError: File too large` and the function scored 0)?"""
+    outcome = box.run("chatty_but_right", Call((torch.ones(2),)))
+    assert outcome.status == "ok", outcome.message
+    assert torch.equal(outcome.value, torch.full((2,), 2.0))
+    assert outcome.output.startswith("y" * 999) and "[output truncated" in outcome.output
+    assert len(outcome.output) < 2000 + 200
+
+
 def test_environment_is_scrubbed(box: Sandbox) -> None:
     """Does the student process see none of the grader's environment, and start in its own folder?"""
     os.environ["AUTOGRADER_TEST_SECRET"] = "hush"
@@ -276,7 +293,7 @@ def test_escaped_processes_are_killed(box: Sandbox) -> None:
     assert box.run("spawn", Call(())).status == "ok"
     time.sleep(0.2)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
-    assert "sleep 1234" not in ps
+    assert "time.sleep(1234)" not in ps
 
 
 def test_call_overhead_is_small(box: Sandbox) -> None:
