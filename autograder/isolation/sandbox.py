@@ -29,6 +29,7 @@ Protections (each recorded in :attr:`Sandbox.protections`; see docs/grading-safe
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import select
@@ -75,7 +76,30 @@ from autograder.isolation.uids import UidLease, lease_uid
 from autograder.runner import Call, CallOutcome
 from autograder.settings import Limits, TextCaps, Timeouts
 
-__all__ = ["Sandbox"]
+__all__ = ["SANDBOX_PREFIX", "Sandbox", "sweep_leftovers"]
+
+#: Name prefix of each sandbox's folder in the temporary folder.
+SANDBOX_PREFIX = "autograder-sandbox-"
+#: A sandbox folder being made (not locked yet), and the template folders of earlier versions: no
+#: process ever locks these, so only old ones are swept.
+_UNLOCKED_PREFIXES = ("autograder-new-", "autograder-template-")
+
+
+def _locked_folder() -> tuple[Path, int]:
+    """A new private folder named ``autograder-sandbox-*`` and an open descriptor holding its lock.
+
+    It is made and locked under another name, then renamed: every folder with the sandbox prefix is
+    locked for as long as its grader lives, so :func:`sweep_leftovers` never races a new one.
+    """
+    made = Path(tempfile.mkdtemp(prefix=_UNLOCKED_PREFIXES[0]))
+    fd = os.open(made, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    while True:
+        final = made.with_name(SANDBOX_PREFIX + secrets.token_hex(6))
+        if not final.exists():
+            made.rename(final)
+            return final, fd
+
 
 #: Statuses a call's result file may carry.
 _RESULT_STATUSES = ("ok", "error", "memory", "crashed", "missing", "bad_output", "timeout")
@@ -137,6 +161,7 @@ class Sandbox:
         self.setup_output = ""
         self.protections: dict[str, str] = {}
         self._root: Path | None = None
+        self._root_lock: int | None = None
         self._proc: StudentProcess | None = None
         self._cmd_w: int | None = None
         self._evt_r: int | None = None
@@ -169,7 +194,7 @@ class Sandbox:
                 self.uid = self._lease.uid
         # Private to this submission: the grader's user and (as root) the student's own group
         # only, even under a shared TMPDIR outside /tmp, where other students' processes could look.
-        self._root = Path(tempfile.mkdtemp(prefix="autograder-sandbox-"))
+        self._root, self._root_lock = _locked_folder()
         for name in ("in", "home", "out"):
             (self._root / name).mkdir(mode=0o700)
         code = NotebookCode(chunks=[Chunk(c.label, c.code, c.first_line) for c in self.chunks])
@@ -209,6 +234,9 @@ class Sandbox:
                 if self._root is not None:
                     shutil.rmtree(self._root, ignore_errors=True)
                     self._root = None
+                if self._root_lock is not None:
+                    os.close(self._root_lock)
+                    self._root_lock = None
             finally:
                 if self._lease is not None:
                     self._lease.release()
@@ -432,3 +460,43 @@ class Sandbox:
                 "bad_output", message=f"{function} returned more than {self.limits.file_mb} MB"
             )
         return decode_result(function, data, self.caps)
+
+
+def sweep_leftovers(folder: str | Path | None = None, min_age_s: float = 60.0) -> list[Path]:
+    """Remove the sandbox folders that killed graders left in ``folder`` (default: the temp folder).
+
+    Every sandbox folder is locked (``flock``) by the grader process using it, so one whose lock is
+    free belongs to a grader that is gone (a ``SIGKILL`` leaves it). Folders of other users and
+    symbolic links are left alone; so are folders that are never locked (one being made, the
+    template folders of earlier versions) until they are ``min_age_s`` seconds old.
+
+    Returns:
+        The folders removed.
+    """
+    root = Path(folder if folder is not None else tempfile.gettempdir())
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith((SANDBOX_PREFIX, *_UNLOCKED_PREFIXES)):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:  # gone, a symbolic link, or not a folder
+            continue
+        try:
+            info = os.fstat(fd)
+            young = time.time() - info.st_mtime < min_age_s
+            if info.st_uid != os.geteuid() or (young and not entry.name.startswith(SANDBOX_PREFIX)):
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # a live grader holds it
+                continue
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+        finally:
+            os.close(fd)
+    return removed
