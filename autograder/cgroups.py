@@ -26,6 +26,7 @@ __all__ = [
     "CgroupUnavailableError",
     "LimitedGroup",
     "cpu_quota",
+    "major_faults",
     "memory_limit",
     "memory_peak",
     "memory_usage",
@@ -162,6 +163,19 @@ def _oom_kills_in(folder: Path) -> int | None:
             key, _, value = line.partition(" ")
             if key == "oom_kill" and value.strip().isdigit():
                 return int(value)
+    return None
+
+
+def major_faults() -> int | None:
+    """Major page faults (pages read back from disk) in this process's cgroup and its children so
+    far: they climb by thousands a second when memory is so short that code pages are evicted and
+    read again (thrashing); ``None`` when unknown."""
+    chain = _ancestry(_own_dir("memory"))
+    text = _read(chain[0] / "memory.stat") if chain else None
+    values = dict(line.split(" ", 1) for line in (text or "").splitlines() if " " in line)
+    for key in ("total_pgmajfault", "pgmajfault"):  # v1's hierarchical count; v2's is hierarchical
+        if values.get(key, "").strip().isdigit():
+            return int(values[key])
     return None
 
 

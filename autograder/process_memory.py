@@ -29,6 +29,7 @@ class ProcessMemory:
         rss: resident bytes (shared pages included).
         pss: proportional bytes (each shared page divided among the processes that map it).
         private: bytes no other process maps.
+        command: the start of its command line (``/proc/PID/cmdline``, spaces between arguments).
     """
 
     pid: int
@@ -37,6 +38,7 @@ class ProcessMemory:
     rss: int
     pss: int
     private: int
+    command: str = ""
 
 
 def process_memory(pid: int) -> ProcessMemory | None:
@@ -44,6 +46,9 @@ def process_memory(pid: int) -> ProcessMemory | None:
     try:
         rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
         name = Path(f"/proc/{pid}/comm").read_text().strip()
+        command = (
+            Path(f"/proc/{pid}/cmdline").read_bytes()[:200].replace(b"\0", b" ").decode(errors="replace")
+        )
         ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
@@ -60,6 +65,7 @@ def process_memory(pid: int) -> ProcessMemory | None:
         values.get("Rss", 0),
         values.get("Pss", 0),
         values.get("Private_Clean", 0) + values.get("Private_Dirty", 0),
+        command.strip(),
     )
 
 

@@ -43,6 +43,7 @@ from typing import TypeVar
 
 import torch
 
+from autograder.cgroups import major_faults, memory_limit, memory_peak, oom_kills
 from autograder.grading.extraction import CodeChunk
 from autograder.isolation.control import (
     StudentProcess,
@@ -76,13 +77,39 @@ from autograder.isolation.uids import UidLease, lease_uid
 from autograder.runner import Call, CallOutcome
 from autograder.settings import Limits, TextCaps, Timeouts
 
-__all__ = ["SANDBOX_PREFIX", "Sandbox", "sweep_leftovers"]
+__all__ = ["SANDBOX_PREFIX", "Sandbox", "memory_exhausted_message", "sweep_leftovers"]
 
+#: Pages a cgroup may read back from disk during one call that times out before the timeout is put
+#: down to a lack of memory (thrashing) rather than to the call: measured on the 2-core machine, a
+#: whole cold grading run of both notebooks reads 4 500 (loading torch), a thrashing call 10 000+.
+THRASHING_FAULTS = 2000
 #: Name prefix of each sandbox's folder in the temporary folder.
 SANDBOX_PREFIX = "autograder-sandbox-"
 #: A sandbox folder being made (not locked yet), and the template folders of earlier versions: no
 #: process ever locks these, so only old ones are swept.
 _UNLOCKED_PREFIXES = ("autograder-new-", "autograder-template-")
+
+
+def memory_exhausted_message(thrashing: bool = False) -> str:
+    """What ran out and what to raise, when the kernel killed a student process for lack of memory
+    or a call timed out while the machine was thrashing (for the staff: the student's result says
+    "not your grade")."""
+    limit, peak = memory_limit(), memory_peak()
+    where = ""
+    if limit is not None:
+        where = f" (this container's limit: {limit / 2**20:.0f} MiB"
+        where += f", peak {peak / 2**20:.0f} MiB)" if peak is not None else ")"
+    what = (
+        "a call ran out of time while the kernel kept reading evicted pages back from disk"
+        if thrashing
+        else "the kernel killed a student process"
+    )
+    return (
+        f"the machine ran out of memory{where} and {what}: not the "
+        "student's doing, so this is not a grade. On Gradescope raise the memory under the "
+        "assignment's Settings > Autograder Settings (1.5 GB is plenty: docs/grading.md lists what "
+        "grading needs) and regrade; elsewhere give the grader more memory or use fewer --workers."
+    )
 
 
 def _locked_folder() -> tuple[Path, int]:
@@ -267,6 +294,7 @@ class Sandbox:
         )
         cmd_r, cmd_w = os.pipe()
         evt_r, evt_w = os.pipe()
+        oom_before = oom_kills()
         try:
             self._proc = StudentProcess(template, template.spawn(config, cmd_r, evt_w))
         except TemplateError as exc:
@@ -294,6 +322,7 @@ class Sandbox:
             else:
                 why = f"did not finish loading within {self.limits.setup_timeout_s:g} s"
             self._stop()
+            self._note_memory_exhaustion(oom_before)
             self._broken = f"the notebook's code could not be loaded: the student process {why}"
             tail = self.setup_output.strip().splitlines()[-5:]
             if tail:
@@ -402,7 +431,24 @@ class Sandbox:
             for path in (inputs, result, output):
                 path.unlink(missing_ok=True)
 
+    def _note_memory_exhaustion(self, oom_before: int | None, faults_before: int | None = None) -> bool:
+        """Record the machine's lack of memory as the grader's error (no grade): the kernel's OOM
+        killer killed a process of this cgroup since ``oom_before``, or (``faults_before`` given, for
+        a call that timed out) the cgroup, at its memory limit, read more than
+        :data:`THRASHING_FAULTS` pages back from disk meanwhile, so the call was slowed by the
+        shortage, not by its own work. Returns whether it did."""
+        killed = oom_before is not None and (oom_kills() or 0) > oom_before
+        faults = major_faults()
+        thrashing = (
+            faults_before is not None and faults is not None and faults - faults_before > THRASHING_FAULTS
+        )
+        if not (killed or thrashing):
+            return False
+        self.grader_error = memory_exhausted_message(thrashing=not killed)
+        return True
+
     def _exchange(self, function: str, request: CallRequest) -> CallOutcome:
+        oom_before, faults_before = oom_kills(), major_faults()
         try:
             assert self._cmd_w is not None
             os.write(self._cmd_w, encode(request))
@@ -425,6 +471,10 @@ class Sandbox:
         )
         outcome = self._outcome(function, Path(request.result), done, timed_out)
         outcome.output = text
+        if (outcome.status == "crashed" and self._note_memory_exhaustion(oom_before)) or (
+            outcome.status == "timeout" and self._note_memory_exhaustion(oom_before, faults_before)
+        ):
+            outcome.message = f"{function} was stopped: {self.grader_error}"
         return outcome
 
     def _kill_call(self, started: CallStarted | None) -> None:
