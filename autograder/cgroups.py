@@ -31,6 +31,7 @@ __all__ = [
     "memory_peak",
     "memory_usage",
     "oom_kills",
+    "unreclaimable_memory",
 ]
 
 #: cgroup v1 reports "no limit" as a huge number; anything above this is no limit.
@@ -166,6 +167,22 @@ def _oom_kills_in(folder: Path) -> int | None:
     return None
 
 
+def _unreclaimable(stat_text: str | None) -> int | None:
+    values = dict(line.split(" ", 1) for line in (stat_text or "").splitlines() if " " in line)
+    for anon, shmem in (("total_rss", "total_shmem"), ("anon", "shmem")):  # v1 (hierarchical), v2
+        if values.get(anon, "").strip().isdigit():
+            return int(values[anon]) + int(values.get(shmem, "0").strip() or 0)
+    return None
+
+
+def unreclaimable_memory() -> int | None:
+    """Bytes of this process's cgroup that the kernel cannot reclaim: anonymous memory and tmpfs
+    (page cache, which it can, comes on top); ``None`` when unknown. Running short of memory means
+    this reaching the limit."""
+    chain = _ancestry(_own_dir("memory"))
+    return _unreclaimable(_read(chain[0] / "memory.stat")) if chain else None
+
+
 def major_faults() -> int | None:
     """Major page faults (pages read back from disk) in this process's cgroup and its children so
     far: they climb by thousands a second when memory is so short that code pages are evicted and
@@ -270,6 +287,10 @@ class LimitedGroup:
         """The group's memory use now."""
         text = _read(self._memory / ("memory.current" if self.version == 2 else "memory.usage_in_bytes"))
         return int(text) if text and text.isdigit() else 0
+
+    def unreclaimable_bytes(self) -> int | None:
+        """The group's anonymous memory and tmpfs now (see :func:`unreclaimable_memory`)."""
+        return _unreclaimable(_read(self._memory / "memory.stat"))
 
     def oom_kills(self) -> int:
         """Processes the OOM killer killed in the group."""

@@ -159,30 +159,39 @@ def _grading(args: argparse.Namespace) -> None:
             shutil.copy(REPO / "solutions" / f"{name}.ipynb", subs / f"{name}.ipynb")
         here = Path(sys.executable)
         grade_in_group(here, subs, root / "warm", hidden, None)  # page cache warm, unmeasured
-        rss, peak = bare_torch()
-        budget = rss + 300 * MIB
+        bare = bare_torch()
+        budget = bare.rss + 300 * MIB
         print(
-            f"bare `import torch`: RSS {rss / MIB:.0f} MiB, cgroup peak "
-            f"{'-' if peak is None else f'{peak / MIB:.0f} MiB'}; budget: summed PSS <= "
-            f"{budget / MIB:.0f} MiB (RSS + 300 MiB)"
+            f"bare `import torch`: RSS {bare.rss / MIB:.0f} MiB; in a cgroup: peak {_mib(bare.cgroup_peak)}, "
+            f"anonymous+tmpfs {_mib(bare.unreclaimable)}. Budget (issue 23): cgroup peak <= RSS + 300 MiB = "
+            f"{budget / MIB:.0f} MiB"
         )
         versions = [(f"before ({args.before})", revision_python(args.before, root))] if args.before else []
         versions.append(("after (this checkout)", here))
         for label, python in versions:
             run = grade_in_group(python, subs, root / label.split()[0], hidden, args.cpus)
             scores = [line for line in run.output.splitlines() if "/1" in line]
-            verdict = "OK" if run.pss_peak <= budget else "OVER BUDGET"
+            verdict = "-" if run.cgroup_peak is None else "OK" if run.cgroup_peak <= budget else "OVER BUDGET"
+            extra = (
+                f"{(run.unreclaimable_peak - bare.unreclaimable) / MIB:+.0f} MiB"
+                if run.unreclaimable_peak is not None and bare.unreclaimable is not None
+                else "-"
+            )
             print(
-                f"{label}: {run.seconds:.1f} s at {args.cpus or 'no'} CPU quota, exit {run.returncode}, "
-                f"OOM kills {run.oom_kills}; cgroup peak "
-                f"{'-' if run.cgroup_peak is None else f'{run.cgroup_peak / MIB:.0f} MiB'}, summed PSS "
-                f"peak {run.pss_peak / MIB:.0f} MiB = bare import torch + {(run.pss_peak - rss) / MIB:.0f} "
-                f"MiB: {verdict}"
+                f"{label}: {run.seconds:.1f} s at {args.cpus or 'no'} CPU quota, exit {run.returncode}, OOM "
+                f"kills {run.oom_kills}\n  cgroup peak {_mib(run.cgroup_peak)} (bare RSS "
+                f"{(run.cgroup_peak or 0) / MIB - bare.rss / MIB:+.0f}): {verdict}; anonymous+tmpfs peak "
+                f"{_mib(run.unreclaimable_peak)} (bare import {extra}); summed PSS peak "
+                f"{run.pss_peak / MIB:.0f} MiB (bare RSS {(run.pss_peak - bare.rss) / MIB:+.0f})"
             )
             print("  scores: " + " | ".join(" ".join(line.split()) for line in scores))
             print("\n".join(describe(run)), flush=True)
         if args.workers_scan:
             _workers_scan(args.workers_scan, root, hidden)
+
+
+def _mib(value: int | None) -> str:
+    return "-" if value is None else f"{value / 2**20:.0f} MiB"
 
 
 def _workers_scan(count: int, root: Path, hidden: Path) -> None:
@@ -197,18 +206,18 @@ def _workers_scan(count: int, root: Path, hidden: Path) -> None:
             folder = batch / f"student{i:03d}" / name
             folder.mkdir(parents=True)
             shutil.copy(REPO / "solutions" / f"{name}.ipynb", folder / f"{name}.ipynb")
-    peaks = {}
+    peaks: dict[int, int] = {}
     for workers in (1, 2):
         run = grade_in_group(Path(sys.executable), batch, root / f"batch-{workers}", hidden, None, workers)
-        peaks[workers] = run.pss_peak
+        peaks[workers] = run.unreclaimable_peak or run.pss_peak
         print(
             f"batch of {count} students x 2 notebooks, {workers} worker(s), no CPU quota: "
             f"{run.seconds:.1f} s ({run.seconds / (2 * count):.2f} s per notebook), summed PSS peak "
-            f"{run.pss_peak / MIB:.0f} MiB, "
-            f"cgroup peak {'-' if run.cgroup_peak is None else f'{run.cgroup_peak / MIB:.0f} MiB'}",
+            f"{run.pss_peak / MIB:.0f} MiB, cgroup peak {_mib(run.cgroup_peak)}, anonymous+tmpfs peak "
+            f"{_mib(run.unreclaimable_peak)}",
             flush=True,
         )
-    print(f"one more worker costs {(peaks[2] - peaks[1]) / MIB:.0f} MiB (summed PSS)")
+    print(f"one more worker costs {(peaks[2] - peaks[1]) / MIB:.0f} MiB (anonymous+tmpfs peak)")
 
 
 def _inputs(args: argparse.Namespace) -> None:

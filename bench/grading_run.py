@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.cgroups import CgroupUnavailableError, LimitedGroup
-from autograder.process_memory import ProcessMemory, TreeSampler
+from autograder.process_memory import PeakSampler, ProcessMemory, TreeSampler
 
-__all__ = ["GradingRun", "bare_torch", "grade_in_group", "revision_python", "role_names"]
+__all__ = ["BareTorch", "GradingRun", "bare_torch", "grade_in_group", "revision_python", "role_names"]
 
 REPO = Path(__file__).resolve().parents[1]
 MIB = 2**20
@@ -67,6 +67,7 @@ class GradingRun:
     output: str
     cgroup_peak: int | None
     pss_peak: int
+    unreclaimable_peak: int | None = None
     at_peak: list[ProcessMemory] = field(default_factory=list)
     peak_rss: list[ProcessMemory] = field(default_factory=list)
     roles: dict[int, str] = field(default_factory=dict)
@@ -130,10 +131,11 @@ def grade_in_group(
         text=True,
         preexec_fn=group.join if group else None,
     )
-    with TreeSampler(proc.pid) as sampler:
+    measure = group.unreclaimable_bytes if group else lambda: None
+    with TreeSampler(proc.pid) as sampler, PeakSampler(measure) as fixed:
         output, _ = proc.communicate()
     seconds = time.perf_counter() - started
-    run = GradingRun(seconds, proc.returncode, output, None, sampler.peak_pss, sampler.at_peak)
+    run = GradingRun(seconds, proc.returncode, output, None, sampler.peak_pss, fixed.peak, sampler.at_peak)
     run.peak_rss = sorted(sampler.peak_rss.values(), key=lambda p: p.pid)
     run.roles = role_names(run.peak_rss, proc.pid)
     if group is not None:
@@ -142,24 +144,39 @@ def grade_in_group(
     return run
 
 
-def bare_torch() -> tuple[int, int | None]:
-    """``(resident bytes, cgroup peak)`` of a bare ``import torch`` in a fresh cgroup."""
-    code = "import torch, sys; sys.stdout.write(open('/proc/self/status').read())"
+@dataclass(frozen=True)
+class BareTorch:
+    """A bare ``import torch`` (bytes): its resident size, and its cgroup's peak and anonymous memory."""
+
+    rss: int
+    cgroup_peak: int | None
+    unreclaimable: int | None
+
+
+def bare_torch() -> BareTorch:
+    """Measure a bare ``import torch`` in a fresh cgroup (after the import, before it exits)."""
+    status = "sys.stdout.write(open('/proc/self/status').read()); sys.stdout.flush()"
+    code = f"import os, sys, torch; {status}; os.close(1); sys.stdin.read()"  # alive until told
     group = None
     with contextlib.suppress(CgroupUnavailableError):
         group = LimitedGroup(64 * 2**30, os.cpu_count() or 1)
-    status = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-c", code],
-        check=True,
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
         preexec_fn=group.join if group else None,
-    ).stdout
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    status = proc.stdout.read()
+    fixed = group.unreclaimable_bytes() if group else None
+    proc.stdin.close()
+    proc.wait()
     rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) * 1024
     peak = group.peak_bytes() if group else None
     if group is not None:
         group.close()
-    return rss, peak
+    return BareTorch(rss, peak, fixed)
 
 
 def describe(run: GradingRun) -> list[str]:
