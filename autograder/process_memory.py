@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 __all__ = ["PeakSampler", "ProcessMemory", "TreeSampler", "process_memory", "tree_pids"]
 
@@ -82,11 +83,36 @@ def tree_pids(root: int) -> list[int]:
     return found
 
 
+class _Sampling:
+    """Calls :meth:`sample` every ``interval_s`` seconds in a background thread, inside a ``with``."""
+
+    interval_s: float
+
+    def sample(self) -> None:  # pragma: no cover - every subclass has its own
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> Self:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 @dataclass
-class TreeSampler:
+class TreeSampler(_Sampling):
     """Sample a process tree's memory every ``interval_s`` seconds in a background thread.
 
-    Use as a context manager around the work (``with TreeSampler(pid) as sampler: ...``).
+    Use as a context manager around the work (``with TreeSampler(pid) as sampler: ...``). Each
+    sample reads every process's ``smaps_rollup``: about 10 ms for a process with torch loaded.
 
     Attributes:
         root: the tree's root pid.
@@ -104,10 +130,6 @@ class TreeSampler:
     peak_rss: dict[int, ProcessMemory] = field(default_factory=dict)
     samples: int = 0
 
-    def __post_init__(self) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tree-sampler", daemon=True)
-
     def sample(self) -> None:
         """Take one sample now."""
         snapshot = [m for pid in tree_pids(self.root) if (m := process_memory(pid)) is not None]
@@ -119,46 +141,21 @@ class TreeSampler:
             if m.pid not in self.peak_rss or m.rss > self.peak_rss[m.pid].rss:
                 self.peak_rss[m.pid] = m
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.interval_s)
 
-    def __enter__(self) -> TreeSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-class PeakSampler:
+@dataclass
+class PeakSampler(_Sampling):
     """The highest value ``measure()`` returns while sampled every ``interval_s`` seconds in a thread
-    (e.g. :func:`autograder.cgroups.unreclaimable_memory`: cheap, unlike a :class:`TreeSampler`,
-    which reads every process's ``smaps_rollup``, about 10 ms each for a process with torch).
+    (e.g. :func:`autograder.cgroups.unreclaimable_memory`: cheap, unlike a :class:`TreeSampler`).
 
     Use as a context manager; :attr:`peak` is ``None`` when ``measure`` never returned a value.
     """
 
-    def __init__(self, measure: Callable[[], int | None], interval_s: float = 0.05) -> None:
-        self.measure = measure
-        self.interval_s = interval_s
-        self.peak: int | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="peak-sampler", daemon=True)
+    measure: Callable[[], int | None]
+    interval_s: float = 0.05
+    peak: int | None = None
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            value = self.measure()
-            if value is not None and (self.peak is None or value > self.peak):
-                self.peak = value
-            self._stop.wait(self.interval_s)
-
-    def __enter__(self) -> PeakSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> None:
+        """Take one sample now."""
+        value = self.measure()
+        if value is not None and (self.peak is None or value > self.peak):
+            self.peak = value
