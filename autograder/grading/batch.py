@@ -38,8 +38,9 @@ from autograder.grading.store import result_stem, write_atomic
 from autograder.grading.submission import Submission, discover_submissions
 from autograder.isolation import linux
 from autograder.isolation.availability import check_isolation
-from autograder.isolation.sandbox import Sandbox, sweep_leftovers
-from autograder.isolation.template_client import seal
+from autograder.isolation.folders import sweep_leftovers
+from autograder.isolation.origin import seal
+from autograder.isolation.sandbox import Sandbox
 from autograder.references import cached_references
 from autograder.settings import GradingSettings
 

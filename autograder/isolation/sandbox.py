@@ -29,13 +29,11 @@ Protections (each recorded in :attr:`Sandbox.protections`; see docs/grading-safe
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import secrets
 import select
 import shutil
 import signal
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,7 +41,6 @@ from typing import TypeVar
 
 import torch
 
-from autograder.cgroups import major_faults, memory_limit, memory_peak, oom_kills
 from autograder.grading.extraction import CodeChunk
 from autograder.isolation.control import (
     StudentProcess,
@@ -53,6 +50,8 @@ from autograder.isolation.control import (
     kill_student_processes,
     read_capped,
 )
+from autograder.isolation.exhaustion import MemoryWatch, memory_exhausted_message
+from autograder.isolation.folders import locked_folder
 from autograder.isolation.hidden import hidden_paths
 from autograder.isolation.protocol import (
     CallDone,
@@ -77,56 +76,7 @@ from autograder.isolation.uids import UidLease, lease_uid
 from autograder.runner import Call, CallOutcome
 from autograder.settings import Limits, TextCaps, Timeouts
 
-__all__ = ["SANDBOX_PREFIX", "Sandbox", "memory_exhausted_message", "sweep_leftovers"]
-
-#: Pages a cgroup may read back from disk during one call that times out before the timeout is put
-#: down to a lack of memory (thrashing) rather than to the call: measured on the 2-core machine, a
-#: whole cold grading run of both notebooks reads 4 500 (loading torch), a thrashing call 10 000+.
-THRASHING_FAULTS = 2000
-#: Name prefix of each sandbox's folder in the temporary folder.
-SANDBOX_PREFIX = "autograder-sandbox-"
-#: A sandbox folder being made (not locked yet), and the template folders of earlier versions: no
-#: process ever locks these, so only old ones are swept.
-_UNLOCKED_PREFIXES = ("autograder-new-", "autograder-template-")
-
-
-def memory_exhausted_message(thrashing: bool = False) -> str:
-    """What ran out and what to raise, when the kernel killed a student process for lack of memory
-    or a call timed out while the machine was thrashing (for the staff: the student's result says
-    "not your grade")."""
-    limit, peak = memory_limit(), memory_peak()
-    where = ""
-    if limit is not None:
-        where = f" (this container's limit: {limit / 2**20:.0f} MiB"
-        where += f", peak {peak / 2**20:.0f} MiB)" if peak is not None else ")"
-    what = (
-        "a call ran out of time while the kernel kept reading evicted pages back from disk"
-        if thrashing
-        else "the kernel killed a student process"
-    )
-    return (
-        f"the machine ran out of memory{where} and {what}: not the "
-        "student's doing, so this is not a grade. On Gradescope raise the memory under the "
-        "assignment's Settings > Autograder Settings (1.5 GB is plenty: docs/grading.md lists what "
-        "grading needs) and regrade; elsewhere give the grader more memory or use fewer --workers."
-    )
-
-
-def _locked_folder() -> tuple[Path, int]:
-    """A new private folder named ``autograder-sandbox-*`` and an open descriptor holding its lock.
-
-    It is made and locked under another name, then renamed: every folder with the sandbox prefix is
-    locked for as long as its grader lives, so :func:`sweep_leftovers` never races a new one.
-    """
-    made = Path(tempfile.mkdtemp(prefix=_UNLOCKED_PREFIXES[0]))
-    fd = os.open(made, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    while True:
-        final = made.with_name(SANDBOX_PREFIX + secrets.token_hex(6))
-        if not final.exists():
-            made.rename(final)
-            return final, fd
-
+__all__ = ["Sandbox"]
 
 #: Statuses a call's result file may carry.
 _RESULT_STATUSES = ("ok", "error", "memory", "crashed", "missing", "bad_output", "timeout")
@@ -221,7 +171,7 @@ class Sandbox:
                 self.uid = self._lease.uid
         # Private to this submission: the grader's user and (as root) the student's own group
         # only, even under a shared TMPDIR outside /tmp, where other students' processes could look.
-        self._root, self._root_lock = _locked_folder()
+        self._root, self._root_lock = locked_folder()
         for name in ("in", "home", "out"):
             (self._root / name).mkdir(mode=0o700)
         code = NotebookCode(chunks=[Chunk(c.label, c.code, c.first_line) for c in self.chunks])
@@ -294,7 +244,7 @@ class Sandbox:
         )
         cmd_r, cmd_w = os.pipe()
         evt_r, evt_w = os.pipe()
-        oom_before = oom_kills()
+        watch = MemoryWatch()
         try:
             self._proc = StudentProcess(template, template.spawn(config, cmd_r, evt_w))
         except TemplateError as exc:
@@ -322,7 +272,7 @@ class Sandbox:
             else:
                 why = f"did not finish loading within {self.limits.setup_timeout_s:g} s"
             self._stop()
-            self._note_memory_exhaustion(oom_before)
+            self._note_memory_exhaustion(watch)
             self._broken = f"the notebook's code could not be loaded: the student process {why}"
             tail = self.setup_output.strip().splitlines()[-5:]
             if tail:
@@ -431,24 +381,18 @@ class Sandbox:
             for path in (inputs, result, output):
                 path.unlink(missing_ok=True)
 
-    def _note_memory_exhaustion(self, oom_before: int | None, faults_before: int | None = None) -> bool:
-        """Record the machine's lack of memory as the grader's error (no grade): the kernel's OOM
-        killer killed a process of this cgroup since ``oom_before``, or (``faults_before`` given, for
-        a call that timed out) the cgroup, at its memory limit, read more than
-        :data:`THRASHING_FAULTS` pages back from disk meanwhile, so the call was slowed by the
-        shortage, not by its own work. Returns whether it did."""
-        killed = oom_before is not None and (oom_kills() or 0) > oom_before
-        faults = major_faults()
-        thrashing = (
-            faults_before is not None and faults is not None and faults - faults_before > THRASHING_FAULTS
-        )
-        if not (killed or thrashing):
+    def _note_memory_exhaustion(self, watch: MemoryWatch, timed_out: bool = False) -> bool:
+        """Record the machine's lack of memory since ``watch`` began as the grader's error (no grade):
+        the kernel killed a process of this cgroup, or (a call that ``timed_out``) the cgroup thrashed
+        at its limit. Returns whether it did."""
+        killed = watch.killed()
+        if not (killed or (timed_out and watch.thrashed())):
             return False
         self.grader_error = memory_exhausted_message(thrashing=not killed)
         return True
 
     def _exchange(self, function: str, request: CallRequest) -> CallOutcome:
-        oom_before, faults_before = oom_kills(), major_faults()
+        watch = MemoryWatch()
         try:
             assert self._cmd_w is not None
             os.write(self._cmd_w, encode(request))
@@ -471,8 +415,8 @@ class Sandbox:
         )
         outcome = self._outcome(function, Path(request.result), done, timed_out)
         outcome.output = text
-        if (outcome.status == "crashed" and self._note_memory_exhaustion(oom_before)) or (
-            outcome.status == "timeout" and self._note_memory_exhaustion(oom_before, faults_before)
+        if outcome.status in ("crashed", "timeout") and self._note_memory_exhaustion(
+            watch, timed_out=outcome.status == "timeout"
         ):
             outcome.message = f"{function} was stopped: {self.grader_error}"
         return outcome
@@ -510,43 +454,3 @@ class Sandbox:
                 "bad_output", message=f"{function} returned more than {self.limits.file_mb} MB"
             )
         return decode_result(function, data, self.caps)
-
-
-def sweep_leftovers(folder: str | Path | None = None, min_age_s: float = 60.0) -> list[Path]:
-    """Remove the sandbox folders that killed graders left in ``folder`` (default: the temp folder).
-
-    Every sandbox folder is locked (``flock``) by the grader process using it, so one whose lock is
-    free belongs to a grader that is gone (a ``SIGKILL`` leaves it). Folders of other users and
-    symbolic links are left alone; so are folders that are never locked (one being made, the
-    template folders of earlier versions) until they are ``min_age_s`` seconds old.
-
-    Returns:
-        The folders removed.
-    """
-    root = Path(folder if folder is not None else tempfile.gettempdir())
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(root))
-    except OSError:
-        return removed
-    for entry in entries:
-        if not entry.name.startswith((SANDBOX_PREFIX, *_UNLOCKED_PREFIXES)):
-            continue
-        try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:  # gone, a symbolic link, or not a folder
-            continue
-        try:
-            info = os.fstat(fd)
-            young = time.time() - info.st_mtime < min_age_s
-            if info.st_uid != os.geteuid() or (young and not entry.name.startswith(SANDBOX_PREFIX)):
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:  # a live grader holds it
-                continue
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(Path(entry.path))
-        finally:
-            os.close(fd)
-    return removed

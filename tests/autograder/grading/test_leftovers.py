@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.isolation.sandbox import SANDBOX_PREFIX, sweep_leftovers
+from autograder.isolation.folders import SANDBOX_PREFIX, sweep_leftovers
 from autograder.process_memory import tree_pids
 from tests.helpers.notebooks import replace_solution, solution_nb
 

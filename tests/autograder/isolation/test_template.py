@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from autograder.grading.extraction import CodeChunk
+from autograder.isolation import origin as origin_module
 from autograder.isolation import template_client as template_module
 from autograder.isolation.sandbox import Sandbox
 from autograder.isolation.template_client import TemplateError, shared_template
@@ -136,14 +137,14 @@ def test_origin_that_cannot_load_the_model_says_why(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(template_server, "warm_up", broken)
     with pytest.raises(TemplateError, match=r"load_model.*works"):
-        template_module._start_origin()
+        origin_module._start_origin()
 
 
 def test_templates_come_from_one_origin_and_share_its_memory() -> None:
     """Is this process's template a child of the origin, itself a child of this process, and does the
     template share the model's pages with it (almost nothing of its own)?"""
     template = shared_template()
-    origin = template_module._origin
+    origin = origin_module._origin
     assert origin is not None and template._proc is not None
 
     def proc(pid: int, name: str) -> str:
@@ -161,11 +162,11 @@ def test_templates_come_from_one_origin_and_share_its_memory() -> None:
 def test_sealed_process_never_forks_an_origin(monkeypatch: pytest.MonkeyPatch) -> None:
     """Once this process has read references, does losing the origin give a TemplateError instead of a
     new origin forked from a process whose memory holds them?"""
-    monkeypatch.setattr(template_module, "_origin", None)
-    monkeypatch.setattr(template_module, "_origin_error", "")
-    monkeypatch.setattr(template_module, "_sealed", True)
+    monkeypatch.setattr(origin_module, "_origin", None)
+    monkeypatch.setattr(origin_module, "_origin_error", "")
+    monkeypatch.setattr(origin_module, "_sealed", True)
     with pytest.raises(TemplateError, match="already read references"):
-        template_module._the_origin()
+        origin_module.the_origin()
 
 
 @pytest.mark.slow
