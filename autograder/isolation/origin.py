@@ -84,7 +84,8 @@ _origin_lock = threading.Lock()
 def seal() -> None:
     """Mark this process as holding what student code must never see (references, submissions).
 
-    From now on no origin is forked from it (:func:`warm_template` must have run before). Processes
+    From now on no origin is forked from it
+    (:func:`autograder.isolation.template_client.warm_template` must have run before). Processes
     forked from it later (batch workers) inherit the mark and the origin.
     """
     global _sealed
@@ -133,7 +134,7 @@ def the_origin() -> Origin:
             except TemplateError as exc:
                 _origin_error = str(exc)
                 raise
-            _origin_owner = os.getpid()
+            _origin_owner, _origin_error = os.getpid(), ""
         return _origin
 
 
