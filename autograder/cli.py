@@ -1,6 +1,7 @@
 """Command line: ``python -m autograder COMMAND``.
 
-Commands: grade, report, nbgrader-import, gradescope, references, release, mistakes, student-kit, demo.
+Commands: grade, report, nbgrader-import, lms, gradescope, references, release, mistakes, student-kit, demo.
+Each subcommand is one function here; the work is done in the packages below.
 """
 
 from __future__ import annotations
@@ -38,11 +39,31 @@ def _settings(args: argparse.Namespace) -> GradingSettings:
     return GradingSettings("hidden", path.resolve() if path else None, limits, **options)
 
 
+def _workers(value: str) -> int | str:
+    """``--workers``: a number of worker processes, or ``auto``."""
+    if value == "auto":
+        return value
+    try:
+        workers = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of workers or 'auto', not {value!r}") from None
+    if workers < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 worker, not {workers}")
+    return workers
+
+
 def _grade(args: argparse.Namespace) -> int:
     from autograder.isolation.sandbox import Sandbox
 
-    if args.workers <= 1:
-        Sandbox.warm()  # imports torch in the background while this process does the same
+    # First thing: torch and the model are loaded here and every student process's origin is forked
+    # from this process before it reads anything students must not see.
+    Sandbox.warm()
+    if args.workers == "auto":
+        from autograder.grading.workers import plan_workers
+
+        plan = plan_workers()
+        print(plan.describe(), file=sys.stderr)
+        args.workers = plan.workers
     from autograder.gradescope.results import failure_results, gradescope_results
     from autograder.grading.batch import grade_path
     from autograder.grading.reports import grade_table
@@ -106,6 +127,32 @@ def _nbgrader_import(args: argparse.Namespace) -> int:
     report.skipped += unreadable
     print(report.summary())
     return 1 if report.skipped else 0
+
+
+def _lms(args: argparse.Namespace) -> int:
+    from autograder.grading.lms import LmsError, export_grades, read_roster
+    from autograder.grading.nbgrader_gradebook import read_results
+
+    ids = {}
+    for pair in args.canvas_assignment or []:
+        name, _, number = pair.partition("=")
+        if not number:
+            raise ValueError(f"--canvas-assignment {pair!r}: expected NAME=ID, e.g. StyleTransfer=48213")
+        ids[name] = number
+    try:
+        export = export_grades(
+            read_results(Path(args.out)),
+            read_roster(Path(args.roster)),
+            Path(args.out),
+            formats=args.format or ("canvas", "moodle"),
+            assignment_ids=ids,
+            identifier=args.moodle_identifier,
+        )
+    except LmsError as exc:
+        print(f"error: {exc}; nothing was written", file=sys.stderr)
+        return 2
+    print(export.summary())
+    return 1 if export.not_graded else 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -184,7 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     grade = sub.add_parser("grade", help="grade submitted notebooks in isolated processes")
     grade.add_argument("submissions", help="a notebook, a folder, nbgrader's submitted/ tree, or zip files")
     grade.add_argument("--out", required=True, help="folder for results, gradebook.csv and feedback")
-    grade.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    grade.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="parallel worker processes, or 'auto': as many as the CPUs (cgroup quota included) and the "
+        "available memory allow, printed at the start (default 1)",
+    )
     grade.add_argument("--force", action="store_true", help="regrade submissions already graded in --out")
     grade.add_argument(
         "--references",
@@ -227,6 +280,36 @@ def build_parser() -> argparse.ArgumentParser:
     nbi.add_argument("--db", default=None, help="gradebook URL (default sqlite:///COURSE/gradebook.db)")
     nbi.add_argument("--create-students", action="store_true", help="add students the gradebook lacks")
     nbi.set_defaults(func=_nbgrader_import)
+
+    lms = sub.add_parser(
+        "lms", help="write the grades of a `grade --out OUT` run as Canvas and Moodle import files"
+    )
+    lms.add_argument("out", help="the --out folder of a grade run (holds results/); the files go there")
+    lms.add_argument(
+        "--roster",
+        required=True,
+        help="CSV mapping each submission name to LMS identities (columns: submission, name, canvas_id, "
+        "sis_user_id, sis_login_id, section, email, id_number, username; see docs/grading.md)",
+    )
+    lms.add_argument(
+        "--format",
+        action="append",
+        choices=("canvas", "moodle"),
+        help="canvas.csv, moodle.csv (default both)",
+    )
+    lms.add_argument(
+        "--canvas-assignment",
+        action="append",
+        metavar="NAME=ID",
+        help="the Canvas assignment id of an assignment (repeatable); without one Canvas creates it",
+    )
+    lms.add_argument(
+        "--moodle-identifier",
+        choices=("email", "id_number", "username"),
+        default="email",
+        help="the roster column Moodle matches students by (default email)",
+    )
+    lms.set_defaults(func=_lms)
 
     report = sub.add_parser("report", help="rebuild the class report (report.html/.csv) without regrading")
     report.add_argument("out", help="the --out folder of a grade run (holds results/)")

@@ -104,7 +104,7 @@ class Timeouts:
     """How long the grader waits for its own helper processes (not the student's limits).
 
     Attributes:
-        template_start_s: the template's import of torch and load of the model.
+        template_start_s: a new template's first answer (the origin forks it from a warm copy).
         template_reply_s: any other answer of the template (spawn, wait), beyond the wait asked for.
         call_start_s: a student process's acknowledgement that it forked a call.
         call_report_s: its report of a call's end after the call was killed.

@@ -6,7 +6,9 @@ Submissions are copies of the solution notebooks (the most work: every check run
 * One submission, warm: ``grade_notebook`` in a grader that has graded one notebook before (its
   student-process template and model loaded), i.e. each submission of a batch after the first.
   Compared with ``nbgrader autograde`` of the same notebook through nbgrader's Python API (also
-  without its command-line start; each nbgrader submission starts a fresh kernel anyway).
+  without its command-line start; each nbgrader submission starts a fresh kernel anyway),
+  configured as docs/grading.md prescribes (``c.Execute.timeout = 900``), and printed side by side
+  with the forward+backward unit of ``reference_unit.py`` measured in the same run.
 * One submission, cold: ``python -m autograder grade ONE.ipynb`` as a fresh command, everything
   included (Python, torch, the template, reports).
 * Throughput: ``--submissions`` notebooks (default 100, half per assignment), graded with 1 and with 2
@@ -28,6 +30,8 @@ from autograder.course import notebook_names
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = notebook_names()
+#: ``c.Execute.timeout`` of the nbgrader_config.py in docs/grading.md.
+NBGRADER_CELL_TIMEOUT_S = 900
 
 
 def _nbgrader_autograde_seconds(root: Path, name: str, hidden: Path) -> float | str:
@@ -44,6 +48,8 @@ def _nbgrader_autograde_seconds(root: Path, name: str, hidden: Path) -> float | 
     config.CourseDirectory.root = str(course)
     config.CourseDirectory.db_url = f"sqlite:///{course / 'gradebook.db'}"
     config.ClearSolutions.code_stub = dict(CODE_STUB)
+    # as docs/grading.md prescribes: nbgrader's default of 30 s per cell interrupts the demo cells
+    config.Execute.timeout = NBGRADER_CELL_TIMEOUT_S
     api = NbGraderAPI(config=config)
     with nbgrader_environment():
         generated = api.generate_assignment(name, force=True, create=True)
@@ -135,8 +141,17 @@ def main() -> None:
         hidden = root / "hidden.pt"  # the public file stands in for hidden references (same size and work)
         shutil.copy(PUBLIC_REFERENCES, hidden)
         settings = GradingSettings("hidden", hidden)
+        from autograder.isolation.sandbox import Sandbox
+
+        Sandbox.warm()  # the origin is forked before this process reads the references, as in `grade`
         refs = load_references("hidden", hidden)
-        print(f"cpu cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+        from reference_unit import fwd_bwd_seconds
+
+        unit = fwd_bwd_seconds("cpu")
+        print(
+            f"cpu cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, one forward+backward "
+            f"pass (5 images, 224 px): {unit:.3f} s"
+        )
         for name in NAMES:
             (sub,) = discover_submissions(REPO / "solutions" / f"{name}.ipynb")
             grade_notebook(sub, refs, settings)  # warm: template, model
@@ -144,15 +159,18 @@ def main() -> None:
             grade_notebook(sub, refs, settings)
             ours = time.perf_counter() - start
             cold = _cold_cli_seconds(root, name, hidden)
-            line = f"{name}: autograder one submission {ours:.2f} s warm, {cold:.1f} s cold (fresh command)"
+            line = (
+                f"{name}: autograder one submission {ours:.2f} s warm, {cold:.1f} s cold (fresh command) "
+                f"= {ours / unit:.1f} and {cold / unit:.0f} units"
+            )
             if not args.skip_nbgrader:
                 theirs = _nbgrader_autograde_seconds(root, name, hidden)
                 if isinstance(theirs, str):
                     line += f"; {theirs}"
                 else:
                     line += (
-                        f"; nbgrader autograde {theirs:.1f} s; speed-up {theirs / ours:.0f}x warm, "
-                        f"{theirs / cold:.1f}x cold"
+                        f"; nbgrader autograde {theirs:.1f} s = {theirs / unit:.0f} units; nbgrader / "
+                        f"autograder: {theirs / ours:.0f}x warm, {theirs / cold:.1f}x cold"
                     )
             print(line, flush=True)
         per_notebook = max(1, args.submissions // 2)

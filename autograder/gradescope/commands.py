@@ -35,8 +35,15 @@ def _run(args: argparse.Namespace) -> int:
     return run_gradescope(Path(args.root) if args.root else None)
 
 
+def _selftest(args: argparse.Namespace) -> int:
+    from autograder.gradescope.selftest import run_selftest
+
+    return run_selftest(Path(args.root))
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``gradescope`` (build the zip) and ``gradescope-run`` (inside Gradescope)."""
+    """Register ``gradescope`` (build the zip), ``gradescope-run`` (inside Gradescope) and
+    ``gradescope-selftest`` (the end of setup.sh)."""
     from autograder.gradescope.results import DEFAULT_VISIBILITY
     from autograder.gradescope.schema import VISIBILITIES
 
@@ -73,3 +80,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--root", default=None, help="Gradescope's root folder (default $AUTOGRADER_ROOT or /autograder)"
     )
     run.set_defaults(func=_run)
+
+    selftest = sub.add_parser(
+        "gradescope-selftest",
+        help="grade a stand-in upload with run_autograder under this container's limits (end of setup.sh)",
+    )
+    selftest.add_argument("--root", required=True, help="Gradescope's root folder (/autograder)")
+    selftest.set_defaults(func=_selftest)

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.cgroups import cpu_quota, memory_limit, memory_peak
 from autograder.gradescope.results import DEFAULT_VISIBILITY, failure_results, gradescope_results
 from autograder.gradescope.schema import validate_results
 from autograder.grading.results import CheckResult, SubmissionResult
 from autograder.grading.store import write_atomic
 from autograder.settings import GRADESCOPE_ROOT, GRADESCOPE_ROOT_ENV, GradingSettings, Limits
 
-__all__ = ["CONFIG_NAME", "RunConfig", "run_gradescope", "write_json"]
+__all__ = ["CONFIG_NAME", "RunConfig", "container_resources", "run_gradescope", "write_json"]
 
 #: The run settings in the zip (written by :mod:`autograder.gradescope.bundle`).
 CONFIG_NAME = "gradescope.json"
@@ -147,12 +148,27 @@ def run_gradescope(root: Path | None = None) -> int:
     except Exception as exc:  # any failure of the grader must still leave a results.json
         traceback.print_exc()
         data, error = {}, f"{type(exc).__name__}: {exc}"
+    resources = container_resources(time.monotonic() - started)
+    print(resources, flush=True)  # stdout is for the staff only ("Test Autograder" shows it)
     if error is not None:
         print(f"error: grading failed: {error}", file=sys.stderr)
         write_json(target, failure_results(error, seconds=time.monotonic() - started))
         return 1
+    data["extra_data"]["resources"] = resources
     write_json(target, data)
     print(data["output"])
     print("student-process protections:", json.dumps(data["extra_data"]["protections"], indent=2))
     print(f"score {data['score']:g}; results written to {target}")
     return 0
+
+
+def container_resources(seconds: float) -> str:
+    """One line for the staff: the run's time and memory peak against this container's limits."""
+    limit, peak, cpus = memory_limit(), memory_peak(), cpu_quota()
+    memory = "memory: peak " + (f"{peak / 2**20:.0f} MiB" if peak is not None else "unknown")
+    memory += f" of a {limit / 2**20:.0f} MiB limit" if limit is not None else " (no limit)"
+    cpu = f"{cpus:g} CPU (quota)" if cpus is not None else f"{os.cpu_count()} CPUs (no quota)"
+    return (
+        f"resources: {seconds:.1f} s; {memory}; {cpu}. Gradescope's Autograder Settings set both; "
+        "docs/grading.md lists what grading needs"
+    )

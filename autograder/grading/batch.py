@@ -19,6 +19,8 @@ dies included); every other result and the gradebook are always written.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -34,7 +36,10 @@ from autograder.grading.notebook import assignment_functions, grade_notebook
 from autograder.grading.results import SubmissionResult
 from autograder.grading.store import read_result, result_stem, write_atomic
 from autograder.grading.submission import Submission, discover_submissions
+from autograder.isolation import linux
 from autograder.isolation.availability import check_isolation
+from autograder.isolation.folders import sweep_leftovers
+from autograder.isolation.origin import seal
 from autograder.isolation.sandbox import Sandbox
 from autograder.references import cached_references
 from autograder.settings import GradingSettings
@@ -110,6 +115,14 @@ class GradeRun:
     warnings: list[str] = field(default_factory=list)
 
 
+def _start_worker(grader_pid: int) -> None:
+    """First thing in each worker process: die with the grader, get this worker's template."""
+    linux.die_with_parent()
+    if os.getppid() != grader_pid:  # the grader died before the line above
+        os._exit(1)
+    Sandbox.warm()  # from the origin the grader forked before it read any reference
+
+
 def _run_jobs(jobs: list[_Job], workers: int, progress: bool) -> Iterator[str]:
     """Grade every job; yield each result file as it is written. A job whose worker fails (a dead
     worker process included) gets a grader-error result written here."""
@@ -122,7 +135,13 @@ def _run_jobs(jobs: list[_Job], workers: int, progress: bool) -> Iterator[str]:
         for job in shown(jobs, len(jobs)):
             yield _grade_job(job)[0]
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=Sandbox.warm) as pool:
+    # fork: a worker reaches the origin through the socket it inherits (never "spawn": it would not)
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_worker,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures: dict[Future, _Job] = {pool.submit(_grade_job, job): job for job in jobs}
         for future in shown(as_completed(futures), len(futures)):
             job = futures[future]
@@ -174,8 +193,12 @@ def grade_path(
     from autograder.class_report import run_info, write_class_report
     from autograder.grading.reports import write_reports
 
-    Sandbox.warm()  # the student-process template imports torch while this process gets ready
     start = time.perf_counter()
+    # Before anything student code must not see is read: the origin of every student process is
+    # forked from this process now (torch and the model loaded once, shared by all of them).
+    Sandbox.warm()
+    seal()
+    sweep_leftovers()  # sandbox folders of graders that were killed
     out_dir = Path(out_dir)
     results_dir = out_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)

@@ -112,6 +112,8 @@ def grade_notebook(submission: Submission, refs: References, settings: GradingSe
                     function, outcomes, refs, reference_set=settings.reference_set, sources=sources
                 )
             )
+        if sandbox.grader_error and not result.grader_error:  # e.g. the machine ran out of memory
+            result.grader_error = sandbox.grader_error
     result.score = round(min(sum(c.points for c in result.checks), result.max_score), 4)
     sources = {f: function_source(chunks, f) for f in functions}
     result.fingerprints = {f: fp for f, src in sources.items() if (fp := fingerprint(src, f)) is not None}

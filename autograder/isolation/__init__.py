@@ -2,8 +2,9 @@
 
 * :mod:`~autograder.isolation.sandbox`: the grader's side of one student process (start, call, read);
 * :mod:`~autograder.isolation.control`: handles, killing and reading untrusted files (grader side);
-* :mod:`~autograder.isolation.template_client`: the grader's side of the warm template process;
-* :mod:`~autograder.isolation.template_main`: the template process itself (forks student processes);
+* :mod:`~autograder.isolation.template_client`: the grader's side of the template processes;
+* :mod:`~autograder.isolation.template_server`: the origin (forked from the grader before it reads any
+  secret) and the templates it forks, which fork the student processes;
 * :mod:`~autograder.isolation.student`: the student process (loads a notebook, forks one child per call);
 * :mod:`~autograder.isolation.linux`: namespaces, privileges, rlimits (Linux specifics);
 * :mod:`~autograder.isolation.userns`: the same without root, in a user namespace;

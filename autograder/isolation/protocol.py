@@ -1,9 +1,11 @@
 """The typed messages that cross a process boundary, and their one codec.
 
-Three channels connect the grader, the template and the student processes (see
-:mod:`autograder.isolation`):
+Four channels connect the grader, the origin, the templates and the student processes (see
+:mod:`autograder.isolation.template_server`):
 
-* grader -> template (a ``SOCK_SEQPACKET`` socket pair): :class:`SpawnRequest`, :class:`WaitRequest`,
+* any grader process -> the origin (a ``SOCK_SEQPACKET`` socket pair): :class:`TemplateRequest`,
+  :class:`StopRequest`; never answered there;
+* grader -> its template (a ``SOCK_SEQPACKET`` socket pair): :class:`SpawnRequest`, :class:`WaitRequest`,
   :class:`StopRequest`; answered by :class:`TemplateReady`, :class:`Spawned`, :class:`SpawnFailed`,
   :class:`WaitReply`;
 * grader -> student process (a pipe): :class:`CallRequest`, one JSON line each;
@@ -43,8 +45,8 @@ __all__ = [
     "SpawnRequest",
     "Spawned",
     "StopRequest",
-    "TemplateConfig",
     "TemplateReady",
+    "TemplateRequest",
     "WaitReply",
     "WaitRequest",
     "decode",
@@ -64,17 +66,14 @@ class Message:
 
 # ----------------------------------------------------------------------------- template channel
 @dataclass(frozen=True)
-class TemplateConfig(Message):
-    """What the template process reads from its config file at start.
+class TemplateRequest(Message):
+    """Fork a template that serves the socket attached to this request (``SCM_RIGHTS``).
 
-    Attributes:
-        control_fd: the template's end of the grader's socket pair.
-        grader_pid: the grader's pid (the template exits if its parent is another process).
+    Sent to the origin by any grader process; never answered on the origin's socket: the new
+    template sends :class:`TemplateReady` on its own.
     """
 
-    kind: ClassVar[str] = "template_config"
-    control_fd: int
-    grader_pid: int
+    kind: ClassVar[str] = "template_request"
 
 
 @dataclass(frozen=True)
@@ -129,10 +128,11 @@ class StopRequest(Message):
 
 @dataclass(frozen=True)
 class TemplateReady(Message):
-    """The template has imported everything and loaded the model, in ``seconds``."""
+    """A template forked by the origin is ready: its ``pid``, and the ``seconds`` it took."""
 
     kind: ClassVar[str] = "template_ready"
     seconds: float
+    pid: int
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,7 @@ class CallDone(Message):
 _KINDS: dict[str, type[Message]] = {
     cls.kind: cls
     for cls in (
-        TemplateConfig,
+        TemplateRequest,
         SpawnConfig,
         SpawnRequest,
         WaitRequest,

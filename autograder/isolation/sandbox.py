@@ -34,7 +34,6 @@ import secrets
 import select
 import shutil
 import signal
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,6 +50,8 @@ from autograder.isolation.control import (
     kill_student_processes,
     read_capped,
 )
+from autograder.isolation.exhaustion import MemoryWatch, memory_exhausted_message
+from autograder.isolation.folders import locked_folder
 from autograder.isolation.protocol import (
     CallDone,
     CallRequest,
@@ -137,6 +138,7 @@ class Sandbox:
         self.setup_output = ""
         self.protections: dict[str, str] = {}
         self._root: Path | None = None
+        self._root_lock: int | None = None
         self._proc: StudentProcess | None = None
         self._cmd_w: int | None = None
         self._evt_r: int | None = None
@@ -169,7 +171,7 @@ class Sandbox:
                 self.uid = self._lease.uid
         # Private to this submission: the grader's user and (as root) the student's own group
         # only, even under a shared TMPDIR outside /tmp, where other students' processes could look.
-        self._root = Path(tempfile.mkdtemp(prefix="autograder-sandbox-"))
+        self._root, self._root_lock = locked_folder()
         for name in ("in", "home", "out"):
             (self._root / name).mkdir(mode=0o700)
         code = NotebookCode(chunks=[Chunk(c.label, c.code, c.first_line) for c in self.chunks])
@@ -209,6 +211,9 @@ class Sandbox:
                 if self._root is not None:
                     shutil.rmtree(self._root, ignore_errors=True)
                     self._root = None
+                if self._root_lock is not None:
+                    os.close(self._root_lock)
+                    self._root_lock = None
             finally:
                 if self._lease is not None:
                     self._lease.release()
@@ -238,6 +243,7 @@ class Sandbox:
         )
         cmd_r, cmd_w = os.pipe()
         evt_r, evt_w = os.pipe()
+        watch = MemoryWatch()
         try:
             self._proc = StudentProcess(template, template.spawn(config, cmd_r, evt_w))
         except TemplateError as exc:
@@ -265,6 +271,7 @@ class Sandbox:
             else:
                 why = f"did not finish loading within {self.limits.setup_timeout_s:g} s"
             self._stop()
+            self._note_memory_exhaustion(watch)
             self._broken = f"the notebook's code could not be loaded: the student process {why}"
             tail = self.setup_output.strip().splitlines()[-5:]
             if tail:
@@ -373,7 +380,18 @@ class Sandbox:
             for path in (inputs, result, output):
                 path.unlink(missing_ok=True)
 
+    def _note_memory_exhaustion(self, watch: MemoryWatch, timed_out: bool = False) -> bool:
+        """Record the machine's lack of memory since ``watch`` began as the grader's error (no grade):
+        the kernel killed a process of this cgroup, or (a call that ``timed_out``) the cgroup thrashed
+        at its limit. Returns whether it did."""
+        killed = watch.killed()
+        if not (killed or (timed_out and watch.thrashed())):
+            return False
+        self.grader_error = memory_exhausted_message(thrashing=not killed)
+        return True
+
     def _exchange(self, function: str, request: CallRequest) -> CallOutcome:
+        watch = MemoryWatch()
         try:
             assert self._cmd_w is not None
             os.write(self._cmd_w, encode(request))
@@ -396,6 +414,10 @@ class Sandbox:
         )
         outcome = self._outcome(function, Path(request.result), done, timed_out)
         outcome.output = text
+        if outcome.status in ("crashed", "timeout") and self._note_memory_exhaustion(
+            watch, timed_out=outcome.status == "timeout"
+        ):
+            outcome.message = f"{function} was stopped: {self.grader_error}"
         return outcome
 
     def _kill_call(self, started: CallStarted | None) -> None:

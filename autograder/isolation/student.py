@@ -1,6 +1,6 @@
 """The student process: loads one notebook's code and answers the grader's calls, one fork each.
 
-Forked by the template (:mod:`autograder.isolation.template_main`) and treated as untrusted once
+Forked by a template (:mod:`autograder.isolation.template_server`) and treated as untrusted once
 student code has run: the grader checks every byte that comes back. In order:
 
 1. It leads its own session, closes every inherited file descriptor but its two pipes, and takes the

@@ -32,6 +32,7 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 #: NOROOT, NO_SETUID_FIXUP, KEEP_CAPS and NO_CAP_AMBIENT_RAISE, each with its lock bit.
 SECUREBITS_LOCKED = 0b11101111
 CAPABILITY_VERSION_3 = 0x20080522
@@ -39,6 +40,7 @@ CAPABILITY_VERSION_3 = 0x20080522
 
 #: The C library, with errno kept for :func:`check`.
 libc = ctypes.CDLL(None, use_errno=True)
+libc.strlen.restype = ctypes.c_size_t
 
 
 def check(ret: int, what: str) -> None:

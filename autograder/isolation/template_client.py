@@ -1,21 +1,17 @@
-"""Client of the warm template: one long-lived process per grader that forks a student process per notebook.
+"""Client of the template processes: the origin, forked once, and one template per grader process.
 
-Starting a student process from nothing costs about 3 s on a laptop CPU (Python, torch, timm, the
-course modules, the model), far more than grading the notebook once it runs. The template pays that
-once: it imports everything the notebooks import and loads the model, **runs no student code**, and
-then forks one child per :class:`autograder.isolation.sandbox.Sandbox`. Each child isolates
-itself (namespaces, hidden paths, private /tmp, its own uid, rlimits; see
-:mod:`autograder.isolation.student`) before it runs any student code, exactly as a freshly
-started process would, so sharing the template costs no isolation: what one student process does
-never reaches the template or the next one.
+The grader process imports what the notebooks import and loads the model, then forks the *origin*
+(:mod:`autograder.isolation.template_server`) **before it reads any reference file or submission**:
+:func:`warm_template`, called first thing by every grading entry point. Each grader process (the
+batch's workers included) then asks the origin for its own *template*, which forks a student process
+per notebook. Every one of these processes shares the grader's imported modules and model
+copy-on-write: grading costs one torch process's worth of memory, not one per process.
 
-The grader talks to the template over a Unix ``SOCK_SEQPACKET`` socket pair: typed messages
-(:mod:`autograder.isolation.protocol`), and the spawned child's pipes passed as file descriptors
-(``SCM_RIGHTS``). The template dies with the grader (parent-death signal), and its children die
-with it.
+A template that dies is replaced from the origin (:mod:`autograder.isolation.origin`, which also
+says what happens when the origin itself is gone).
 
-Each grader process owns one template (:func:`shared_template`), started on first use; parallel
-grading workers each have their own. The server side is :mod:`autograder.isolation.template_main`.
+The origin and the templates die with the grader (parent-death signals), their student processes
+with them; a template whose grader process closed its socket exits.
 """
 
 from __future__ import annotations
@@ -23,14 +19,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import shutil
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 from typing import TypeVar
 
+from autograder.isolation.origin import TemplateError, close_origin, template_env, the_origin
 from autograder.isolation.protocol import (
     Message,
     SpawnConfig,
@@ -38,13 +31,13 @@ from autograder.isolation.protocol import (
     SpawnFailed,
     SpawnRequest,
     StopRequest,
-    TemplateConfig,
     TemplateReady,
     WaitReply,
     WaitRequest,
     decode,
     encode,
 )
+from autograder.isolation.watched import WatchedProcess
 from autograder.settings import Timeouts
 
 __all__ = ["Template", "TemplateError", "shared_template", "template_env", "warm_template"]
@@ -52,110 +45,64 @@ __all__ = ["Template", "TemplateError", "shared_template", "template_env", "warm
 R = TypeVar("R", bound=Message)
 
 
-class TemplateError(RuntimeError):
-    """The template process could not be started or stopped answering."""
-
-
-def template_env(home: str) -> dict[str, str]:
-    """Environment of the template and every student process: nothing from the grader's.
-
-    Args:
-        home: the process's home, working and temporary folder.
-    """
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": home,
-        "TMPDIR": home,
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": home,
-        "COURSE_PROGRESS": "0",
-        "CUDA_VISIBLE_DEVICES": "",
-    }
-
-
 class Template:
     """Client side of one template process.
 
     Args:
-        timeouts: how long to wait for the template (its start, its answers).
+        timeouts: how long to wait for the template's answers.
     """
 
     def __init__(self, timeouts: Timeouts | None = None) -> None:
         self.timeouts = timeouts or Timeouts()
         self.owner = os.getpid()
-        self._home = tempfile.mkdtemp(prefix="autograder-template-")
-        self._proc: subprocess.Popen | None = None
+        self._proc: WatchedProcess | None = None
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
         self._ready = False
 
     def start(self) -> None:
-        """Start the template and wait until it has loaded torch and the model.
+        """Ask the origin for a template and wait until it answers.
 
         Raises:
-            TemplateError: it died or did not get ready within ``timeouts.template_start_s``.
+            TemplateError: no origin, or the template did not answer within ``timeouts.template_start_s``.
         """
         self.launch()
         self.wait_ready()
 
     def launch(self) -> None:
-        """Start the template process without waiting for it (see :meth:`wait_ready`)."""
-        if self._proc is not None:
+        """Ask the origin for a template without waiting for it (see :meth:`wait_ready`)."""
+        if self._sock is not None:
             return
-        if not sys.platform.startswith("linux"):
-            raise TemplateError(
-                f"the batch grader's sandbox needs Linux (parent-death signals, /proc, namespaces), not "
-                f"{sys.platform}: grade in a Linux container or VM (e.g. `docker run`, or Gradescope). "
-                "Students' self-checks work everywhere."
-            )
+        origin = the_origin()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        config = os.path.join(self._home, "template.json")
-        with open(config, "w") as f:
-            f.write(encode(TemplateConfig(control_fd=theirs.fileno(), grader_pid=os.getpid())).decode())
         try:
-            # The command line names a file under $TMPDIR: tests find leftover processes by it.
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "autograder.isolation.template_main", config],
-                cwd=self._home,
-                env=template_env(self._home),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=(theirs.fileno(),),
-                start_new_session=True,
-            )
+            origin.request_template(theirs)
+        except TemplateError:
+            ours.close()
+            raise
         finally:
             theirs.close()
         self._sock = ours
 
     def wait_ready(self) -> None:
-        """Wait until the launched template has imported torch and loaded the model.
+        """Wait until the requested template has answered.
 
         Raises:
-            TemplateError: it died or did not get ready within ``timeouts.template_start_s``.
+            TemplateError: it did not answer within ``timeouts.template_start_s``.
         """
         with self._lock:
             if self._ready:
                 return
-            if self._proc is None or self._sock is None:
+            if self._sock is None:
                 raise TemplateError("the template was not launched")
             reply = self._receive(self.timeouts.template_start_s, TemplateReady)
-            code = self._proc.poll()
-        if reply is None:
+        if reply is None or reply.pid <= 0:
             self.close()
-            why = "did not get ready in time" if code is None else f"exited with code {code}"
             raise TemplateError(
-                f"the grader's student-process template {why} while importing torch and loading the "
-                "model; check that `python -c 'from course_utils.models import load_model; load_model()'` "
-                "works in this environment"
+                "the grader's student-process template did not start (the template origin did not "
+                "answer, or could not fork); check the memory available to the grader"
             )
+        self._proc = WatchedProcess(reply.pid)
         self._ready = True
 
     def alive(self) -> bool:
@@ -207,18 +154,17 @@ class Template:
         return True, (os.waitstatus_to_exitcode(reply.status) if reply.status is not None else None)
 
     def close(self) -> None:
-        """Stop the template (its children die with it) and remove its folder."""
+        """Stop the template (its children die with it)."""
         if self._sock is not None and self.owner == os.getpid():
             with contextlib.suppress(OSError):
                 self._sock.send(encode(StopRequest()))
         self.abandon()
         if self._proc is not None:
-            with contextlib.suppress(OSError):
+            if self.owner == os.getpid():
                 self._proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=self.timeouts.process_exit_s)
+                self._proc.wait(self.timeouts.process_exit_s)
+            self._proc.forget()
             self._proc = None
-        shutil.rmtree(self._home, ignore_errors=True)
 
     def abandon(self) -> None:
         """Forget the template without stopping it (in a forked copy of the grader that does not own it)."""
@@ -260,14 +206,13 @@ _shared_lock = threading.Lock()
 
 
 def shared_template(timeouts: Timeouts | None = None, *, wait: bool = True) -> Template:
-    """This process's template, started (or restarted, if it died) on first use.
+    """This process's template, requested from the origin (again, if it died) on first use.
 
-    A process forked from the grader (e.g. a ``ProcessPoolExecutor`` worker) gets its own.
+    A process forked from the grader (e.g. a batch worker) gets its own, from the same origin.
 
     Args:
         timeouts: how long to wait for it (default :class:`~autograder.settings.Timeouts`).
-        wait: wait until it is ready; ``False`` only launches it, so that the seconds it needs to
-            import torch overlap with the grader's own start (see :func:`warm_template`).
+        wait: wait until it has answered; ``False`` only sends the request.
 
     Raises:
         TemplateError: it could not be started.
@@ -276,6 +221,8 @@ def shared_template(timeouts: Timeouts | None = None, *, wait: bool = True) -> T
     with _shared_lock:
         if _shared is not None and _shared.owner != os.getpid():
             _shared.abandon()  # the parent's: leave it to the parent
+            if _shared._proc is not None:
+                _shared._proc.forget()
             _shared = None
         if _shared is not None and _shared._proc is not None and _shared._proc.poll() is not None:
             _shared.close()
@@ -296,7 +243,12 @@ def shared_template(timeouts: Timeouts | None = None, *, wait: bool = True) -> T
 
 
 def warm_template() -> None:
-    """Launch this process's template in the background, if it is not running (never raises)."""
+    """Fork the origin (importing torch and loading the model here first) unless there is one, and
+    ask it for this process's template. Call it before reading references or submissions.
+
+    Never raises: what went wrong is raised again, as a :class:`TemplateError` naming the cause, by
+    the first sandbox that needs a template (a grader error for that notebook alone).
+    """
     with contextlib.suppress(TemplateError, OSError):
         shared_template(wait=False)
 
@@ -304,6 +256,7 @@ def warm_template() -> None:
 def _close_shared() -> None:
     if _shared is not None and _shared.owner == os.getpid():
         _shared.close()
+    close_origin()
 
 
 atexit.register(_close_shared)

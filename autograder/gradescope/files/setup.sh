@@ -104,4 +104,13 @@ EOF
 run chmod -R go-rwx "$SOURCE"
 run chmod 755 "$ROOT/run_autograder" 2>/dev/null || true
 
-echo "setup.sh: done in $(($(date +%s) - started)) s; environment: $(du -sh "$VENV" 2>/dev/null | cut -f1)"
+echo "setup.sh: installed in $(($(date +%s) - started)) s; environment: $(du -sh "$VENV" 2>/dev/null | cut -f1)"
+
+# Self-test: run_autograder on a stand-in upload (a solution's work, wrong answers) under this
+# container's limits; prints the time and peak memory against the memory limit and CPU quota. A
+# failure is reported, not fatal: the grading containers may get other limits than this build.
+if [ "${AUTOGRADER_SETUP_DRY_RUN:-0}" != 1 ]; then
+    "$VENV/bin/python" -m autograder gradescope-selftest --root "$ROOT" ||
+        echo "setup.sh: WARNING: the self-test failed (see above); grading may fail the same way"
+fi
+echo "setup.sh: done in $(($(date +%s) - started)) s"

@@ -285,6 +285,25 @@ def test_run_autograder_reports_a_broken_image_as_not_a_grade(bundle, tmp_path) 
     assert "not your grade" in data["output"] and data["visibility"] == "visible"
 
 
+def test_run_autograder_reports_a_killed_grader_as_memory_for_the_staff(bundle, tmp_path) -> None:
+    """When the grader is SIGKILLed (the container's OOM killer), does the student see 'not your grade'
+    and the staff-only stdout and grader_error say memory ran out and which setting to raise?"""
+    source = _unpack(bundle, tmp_path)
+    (tmp_path / "submission").mkdir()
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\nkill -9 $$\n")
+    python.chmod(0o755)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(tmp_path)}
+    out = subprocess.run(["bash", source / "run_autograder"], env=env, capture_output=True, text=True)
+    data = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert out.returncode == 137 and validate_results(data) == []
+    assert "not your grade" in data["output"]
+    error = data["extra_data"]["grader_error"]
+    assert "killed (SIGKILL)" in error and "lack of memory" in error and "Autograder Settings" in error
+    assert error in out.stdout
+
+
 def test_gradescope_run_without_config_fails_visibly(tmp_path, monkeypatch) -> None:
     """Does a grader-side failure (no gradescope.json) exit 1 with a 'grading failed' results.json?"""
     monkeypatch.setenv(GRADESCOPE_ROOT_ENV, str(tmp_path))
@@ -323,3 +342,46 @@ def test_a_visible_path_inside_a_hidden_course_root_stays_visible() -> None:
     editable = plan_view(["/r/.venv", "/r/autograder"], ["/r", "/r/autograder/references"])
     assert editable.binds == ["/r/.venv", "/r/autograder"] and editable.rebinds == []
     assert editable.covers == [("/r/autograder/references", False)]
+
+
+def test_selftest_stand_ins_define_exactly_the_graded_functions() -> None:
+    """Does each stand-in notebook define every graded function of its notebook, and nothing graded else?"""
+    import ast
+
+    from autograder.course import NOTEBOOKS
+    from autograder.gradescope.selftest import stand_in_notebook
+
+    for name, notebook in NOTEBOOKS.items():
+        tree = ast.parse(stand_in_notebook(name).cells[0].source)
+        defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        assert set(notebook.function_names) <= defined
+        assert not (defined - set(notebook.function_names)) - {"_forward_backward"}
+
+
+def test_selftest_fails_on_a_grader_error_and_warns_near_the_limit(capsys, monkeypatch) -> None:
+    """Does the self-test report a grader error as a failure with the log, and a peak near the memory
+    limit as a warning naming the setting to raise?"""
+    from autograder.gradescope import selftest
+
+    monkeypatch.setattr(selftest, "memory_limit", lambda: 768 * 2**20)
+    monkeypatch.setattr(selftest, "cpu_quota", lambda: 0.5)
+    failed = {"score": 0, "tests": [], "extra_data": {"grader_error": "the machine ran out of memory"}}
+    assert selftest._report(failed, "LOG TAIL", 12.0, 700 * 2**20, ("StyleTransfer",)) == 1
+    printed = capsys.readouterr().out
+    assert "768 MiB memory limit, 0.5 CPU" in printed
+    assert "self-test FAILED: the machine ran out of memory" in printed and "LOG TAIL" in printed
+    tests = [{"name": "upload"}] + [
+        {"name": f, "extra_data": {"status": "failed"}}
+        for f in ("content_loss", "gram_matrix", "style_loss", "tv_loss")
+    ]
+    assert (
+        selftest._report(
+            {"score": 0, "tests": tests, "extra_data": {}}, "", 9.0, 700 * 2**20, ("StyleTransfer",)
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert (
+        "WARNING: the peak is above 75% of the memory limit" in printed and "Autograder Settings" in printed
+    )
+    assert "self-test passed: all 4 functions graded" in printed

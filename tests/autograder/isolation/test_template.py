@@ -12,15 +12,17 @@ import os
 import signal
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
 from autograder.grading.extraction import CodeChunk
+from autograder.isolation import origin as origin_module
 from autograder.isolation import template_client as template_module
 from autograder.isolation.sandbox import Sandbox
-from autograder.isolation.template_client import Template, TemplateError, shared_template
+from autograder.isolation.template_client import TemplateError, shared_template
 from autograder.runner import Call
-from autograder.settings import Limits, Timeouts
+from autograder.settings import Limits
 
 #: Starts the grader's student processes: Linux only (skipped elsewhere).
 pytestmark = pytest.mark.linux
@@ -126,12 +128,45 @@ def test_template_killed_mid_notebook_costs_only_that_call() -> None:
         assert box.run("f", Call(())).value == 7  # restarted: template, then the student process
 
 
-def test_template_that_cannot_start_says_why() -> None:
-    """Does a template that is not ready in time raise a TemplateError that names the check to run?"""
-    template = Template(Timeouts(template_start_s=0.01))
-    with pytest.raises(TemplateError, match="load_model"):
-        template.start()
-    assert not template.alive()
+def test_origin_that_cannot_load_the_model_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When torch or the model cannot be loaded, is the TemplateError one that names the check to run?"""
+    from autograder.isolation import template_server
+
+    def broken() -> None:
+        raise RuntimeError("simulated: no weights")
+
+    monkeypatch.setattr(template_server, "warm_up", broken)
+    with pytest.raises(TemplateError, match=r"load_model.*works"):
+        origin_module._start_origin()
+
+
+def test_templates_come_from_one_origin_and_share_its_memory() -> None:
+    """Is this process's template a child of the origin, itself a child of this process, and does the
+    template share the model's pages with it (almost nothing of its own)?"""
+    template = shared_template()
+    origin = origin_module._origin
+    assert origin is not None and template._proc is not None
+
+    def proc(pid: int, name: str) -> str:
+        return Path(f"/proc/{pid}/{name}").read_text()
+
+    assert int(proc(template._proc.pid, "stat").rsplit(")", 1)[1].split()[1]) == origin.process.pid
+    assert int(proc(origin.process.pid, "stat").rsplit(")", 1)[1].split()[1]) == os.getpid()
+    assert proc(template._proc.pid, "cmdline").startswith("autograder-template /")
+    rollup = proc(template._proc.pid, "smaps_rollup")
+    fields = {line.split(":")[0]: int(line.split()[1]) for line in rollup.splitlines()[1:]}
+    private_mb = (fields["Private_Clean"] + fields["Private_Dirty"]) / 1024
+    assert fields["Rss"] / 1024 > 200 and private_mb < 50, fields
+
+
+def test_sealed_process_never_forks_an_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once this process has read references, does losing the origin give a TemplateError instead of a
+    new origin forked from a process whose memory holds them?"""
+    monkeypatch.setattr(origin_module, "_origin", None)
+    monkeypatch.setattr(origin_module, "_origin_error", "")
+    monkeypatch.setattr(origin_module, "_sealed", True)
+    with pytest.raises(TemplateError, match="already read references"):
+        origin_module.the_origin()
 
 
 @pytest.mark.slow
