@@ -131,7 +131,7 @@ def _nbgrader_import(args: argparse.Namespace) -> int:
 
 def _lms(args: argparse.Namespace) -> int:
     from autograder.grading.lms import LmsError, export_grades, read_roster
-    from autograder.grading.nbgrader_gradebook import read_results
+    from autograder.grading.store import read_results
 
     ids = {}
     for pair in args.canvas_assignment or []:
@@ -139,9 +139,12 @@ def _lms(args: argparse.Namespace) -> int:
         if not number:
             raise ValueError(f"--canvas-assignment {pair!r}: expected NAME=ID, e.g. StyleTransfer=48213")
         ids[name] = number
+    results, unreadable = read_results(Path(args.out))
+    for warning in unreadable:
+        print(f"warning: {warning}", file=sys.stderr)
     try:
         export = export_grades(
-            read_results(Path(args.out)),
+            results,
             read_roster(Path(args.roster)),
             Path(args.out),
             formats=args.format or ("canvas", "moodle"),

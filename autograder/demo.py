@@ -41,6 +41,11 @@ DEMO_MISTAKES: dict[str, tuple[tuple[str, str], ...]] = {
         ("gram_matrix", "gram_unnormalized"),
         ("tv_loss", "tv_python_loop"),
     ),
+    "Attribution": (
+        ("integrated_gradients", "ig_left_riemann"),
+        ("grad_cam", "gradcam_hooks_left"),
+        ("rank_correlation", "spearman_ties_lowest_rank"),
+    ),
 }
 
 

@@ -47,3 +47,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "linux" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _unsealed_after_each_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch graded in this process seals it (no origin may be forked from it afterwards), as a
+    grader process must be; one pytest process plays many graders, so each test starts as it found it."""
+    from autograder.isolation import origin
+
+    monkeypatch.setattr(origin, "_sealed", origin._sealed)

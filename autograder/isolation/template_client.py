@@ -165,6 +165,7 @@ class Template:
                 self._proc.wait(self.timeouts.process_exit_s)
             self._proc.forget()
             self._proc = None
+        self._ready = False
 
     def abandon(self) -> None:
         """Forget the template without stopping it (in a forked copy of the grader that does not own it)."""
@@ -224,7 +225,9 @@ def shared_template(timeouts: Timeouts | None = None, *, wait: bool = True) -> T
             if _shared._proc is not None:
                 _shared._proc.forget()
             _shared = None
-        if _shared is not None and _shared._proc is not None and _shared._proc.poll() is not None:
+        if _shared is not None and (
+            _shared._sock is None or (_shared._proc is not None and _shared._proc.poll() is not None)
+        ):  # closed, timed out or dead: a fresh one
             _shared.close()
             _shared = None
         if _shared is None:

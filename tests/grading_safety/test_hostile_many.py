@@ -221,7 +221,7 @@ def test_sandbox_folders_are_private_with_two_workers_outside_tmp(
         progress=False,
     )
     reports = [
-        re.search(r"SPY root=(\S+) mode=(\d+) others=(\d+)", c.message)
+        re.search(r"SPY root=(\S+) mode=(\d+) others=(\d+)", c.output)  # what it printed
         for r in run.results
         for c in r.checks
         if c.function == "gram_matrix"

@@ -295,7 +295,7 @@ def test_the_classmate_keeps_full_marks(unprivileged_run: UnprivilegedRun) -> No
 def test_grader_command_line_and_environment_are_invisible(unprivileged_run: UnprivilegedRun) -> None:
     """Did the student process find no hidden-reference path in /proc (no grader process visible)?"""
     result = unprivileged_run.results["grader_cmdline_and_kill"]
-    messages = " ".join(c["message"] for c in result["checks"])
+    messages = " ".join(c["message"] + " " + c["output"] for c in result["checks"])  # what it printed
     assert "found: [] " + unprivileged_run.token in messages, messages[:2000]
     assert str(unprivileged_run.hidden) not in messages
 
