@@ -6,9 +6,7 @@ notebook in the same run. Budget: 450 units, the NetworkVisualization budget. Pr
 (COURSE_PROGRESS=0); the executed notebook is written back only with ``--write``. ``OMP_NUM_THREADS=1``
 pins the kernel and the unit to one thread.
 
-Until the notebook's functions are registered with the autograder, their self-check cells raise ``KeyError``;
-those cells carry nbformat's ``raises-exception`` tag (which nbclient and nbval honour), no other cell may
-fail, and the benchmark lists the cells that raised.
+No cell may raise; the benchmark lists any that did.
 
 Usage: python bench/bench_attribution.py [--device cpu|cuda] [--write]
 """
