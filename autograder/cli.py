@@ -64,8 +64,8 @@ def _grade(args: argparse.Namespace) -> int:
         plan = plan_workers()
         print(plan.describe(), file=sys.stderr)
         args.workers = plan.workers
+    from autograder.batch_outputs import grade_path
     from autograder.gradescope.results import failure_results, gradescope_results
-    from autograder.grading.batch import grade_path
     from autograder.grading.reports import grade_table
     from autograder.isolation.availability import UnisolatedError
 
@@ -159,12 +159,12 @@ def _lms(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from autograder.class_report import rebuild_report
+    from autograder.batch_outputs import rebuild_outputs
 
-    paths, warnings = rebuild_report(Path(args.out))
+    paths, warnings = rebuild_outputs(Path(args.out))
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"wrote {paths['html']} and {paths['csv']}")
+    print(f"wrote {paths['gradebook']}, {paths['feedback']}/, {paths['gradescope']}/ and {paths['html']}")
     return 0
 
 
@@ -314,7 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lms.set_defaults(func=_lms)
 
-    report = sub.add_parser("report", help="rebuild the class report (report.html/.csv) without regrading")
+    report = sub.add_parser(
+        "report",
+        help="write the reports again (gradebook, feedback, Gradescope JSON, class report) from "
+        "OUT/results/ without regrading",
+    )
     report.add_argument("out", help="the --out folder of a grade run (holds results/)")
     report.set_defaults(func=_report)
 

@@ -1,7 +1,8 @@
 """The course's notebooks: their names, order and written answers.
 
 The graded functions of each notebook are plug-ins, one module each under :mod:`autograder.functions`,
-that name their notebook; :attr:`Notebook.functions` is derived from them. A test
+that name their notebook (:func:`autograder.functions.functions_of` lists them; nothing here imports
+them, so every layer may know the notebooks). A test
 (``tests/autograder/test_course.py``) compares both with the nbgrader metadata of ``solutions/``, so the
 points students see in nbgrader and the points the batch grader gives cannot drift apart.
 """
@@ -9,10 +10,6 @@ points students see in nbgrader and the points the batch grader gives cannot dri
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from autograder.checks.base import GradedFunction
 
 __all__ = ["NOTEBOOKS", "Notebook", "notebook_names"]
 
@@ -30,23 +27,6 @@ class Notebook:
     name: str
     written_answers: tuple[str, ...] = ()
     answer_points: float = 1.0
-
-    @property
-    def functions(self) -> tuple[GradedFunction, ...]:
-        """Its graded functions, in notebook order (from :mod:`autograder.functions`)."""
-        from autograder.functions import functions_of
-
-        return tuple(functions_of(self.name))
-
-    @property
-    def function_names(self) -> tuple[str, ...]:
-        """Names of the graded functions, in order."""
-        return tuple(f.name for f in self.functions)
-
-    @property
-    def autograded_points(self) -> float:
-        """Points of all autograded functions (what the batch grader gives)."""
-        return sum(f.points for f in self.functions)
 
 
 def _answers(count: int) -> tuple[str, ...]:

@@ -74,7 +74,7 @@ def make_sample_submissions(
 
 def run_demo(out: Path | None = None, workers: int = 2) -> Path:
     """Run the whole demo and print the grade table; returns the output folder."""
-    from autograder.grading.batch import grade_path
+    from autograder.batch_outputs import grade_path
     from autograder.grading.reports import grade_table
     from autograder.release import generate_release
 

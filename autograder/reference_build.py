@@ -24,7 +24,7 @@ from torch import nn
 from autograder.checks.base import GradedFunction
 from autograder.course import NOTEBOOKS
 from autograder.functions import functions_of
-from autograder.grading.extraction import compile_chunk, extract_student_code
+from autograder.notebook_io.extraction import compile_chunk, extract_student_code
 from autograder.references import FORMAT_VERSION, inputs_digest, versions
 from autograder.runner import (
     Call,

@@ -51,9 +51,9 @@ from pathlib import Path
 
 import torch
 
-from autograder.grading.extraction import extract_student_code
 from autograder.grading.submission import discover_submissions
 from autograder.isolation.control import decode_result
+from autograder.notebook_io.extraction import extract_student_code
 from autograder.settings import InputCaps, TextCaps
 
 CAPS = InputCaps()

@@ -100,7 +100,7 @@ def _cold_cli_seconds(root: Path, name: str, hidden: Path) -> float:
 
 def _batch_seconds(root: Path, per_notebook: int, workers: int, hidden: Path) -> float:
     """Seconds ``grade_path`` takes for ``per_notebook`` copies of each solution notebook."""
-    from autograder.grading.batch import grade_path
+    from autograder.batch_outputs import grade_path
     from autograder.settings import GradingSettings
 
     subs = root / f"subs-{workers}"

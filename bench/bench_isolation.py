@@ -19,10 +19,10 @@ import time
 
 import torch
 
-from autograder.grading.extraction import CodeChunk
 from autograder.isolation.availability import isolation_of
 from autograder.isolation.sandbox import Sandbox
 from autograder.isolation.template_client import shared_template
+from autograder.notebook_io.extraction import CodeChunk
 from autograder.runner import Call
 
 CODE = "def double(x):\n    return 2 * x\n"

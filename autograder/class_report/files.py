@@ -1,9 +1,9 @@
-"""The class report's data and files: ``OUT/report.csv``, ``OUT/run.json``, and (re)building both files.
+"""The class report's data and files: ``OUT/report.csv``, the run's settings for ``OUT/run.json``, writing.
 
-Written by :func:`autograder.grading.batch.grade_path` after every batch, and rebuilt from
+Written by :func:`autograder.batch_outputs.grade_path` after every batch, and rebuilt from
 ``OUT/results/`` and ``OUT/run.json`` alone by ``python -m autograder report OUT``
-(:func:`rebuild_report`). The report names students, so it belongs in ``OUT`` only: it is never copied
-into feedback, Gradescope output or anything else students see.
+(:func:`autograder.batch_outputs.rebuild_outputs`). The report names students, so it belongs in
+``OUT`` only: it is never copied into feedback, Gradescope output or anything else students see.
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from autograder.class_report.stats import (
     normalize_message,
     summary,
 )
+from autograder.functions import function_names
 from autograder.grading.escaping import spreadsheet_safe
 from autograder.grading.results import SubmissionResult
-from autograder.grading.store import read_results, write_atomic
+from autograder.grading.store import write_atomic
 from autograder.status import Status
 
 __all__ = [
     "class_report_csv",
     "read_run_info",
-    "rebuild_report",
     "run_info",
     "solution_fingerprints",
     "write_class_report",
@@ -46,9 +46,9 @@ def solution_fingerprints(solutions_dir: Path | None = None) -> dict[str, str]:
     """Digest of each graded function of the course solutions (empty where they cannot be read)."""
     import nbformat
 
-    from autograder.class_report.similarity import fingerprint
     from autograder.course import NOTEBOOKS
-    from autograder.grading.extraction import extract_student_code, function_source
+    from autograder.grading.similarity import fingerprint
+    from autograder.notebook_io.extraction import extract_student_code, function_source
     from autograder.settings import SOLUTIONS_DIR
 
     digests: dict[str, str] = {}
@@ -58,7 +58,7 @@ def solution_fingerprints(solutions_dir: Path | None = None) -> dict[str, str]:
             nb = nbformat.read(path, as_version=4)
         except (OSError, ValueError):
             continue
-        functions = NOTEBOOKS[name].function_names
+        functions = function_names(name)
         chunks, _ = extract_student_code(nb, functions)
         for function in functions:
             fp = fingerprint(function_source(chunks, function), function)
@@ -226,18 +226,3 @@ def read_run_info(out_dir: Path) -> tuple[dict[str, Any], list[str]]:
         elif kinds is not None:
             warnings.append(f"ignored run.json's {key!r}: not {' or '.join(k.__name__ for k in kinds)}")
     return run, warnings
-
-
-def rebuild_report(out_dir: Path) -> tuple[dict[str, Path], list[str]]:
-    """Rebuild the class report from ``out_dir/results/`` and ``out_dir/run.json``, without regrading.
-
-    Returns:
-        The files written, and warnings for what was skipped (a result file that is not a result, a
-        malformed ``run.json`` or one of its fields): never fatal.
-
-    Raises:
-        FileNotFoundError: when ``out_dir/results/`` holds no result file.
-    """
-    results, warnings = read_results(out_dir)
-    run, run_warnings = read_run_info(out_dir)
-    return write_class_report(Path(out_dir), results, run), [*warnings, *run_warnings]

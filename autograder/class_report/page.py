@@ -23,12 +23,12 @@ from autograder.class_report.figures import (
     time_alt,
     time_figure,
 )
-from autograder.class_report.similarity import MIN_NODES
 from autograder.class_report.stats import (
     AssignmentStats,
     ClassStats,
     summary,
 )
+from autograder.grading.similarity import MIN_NODES
 from autograder.status import Status
 
 __all__ = ["class_report_html"]

@@ -24,10 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograder.class_report.similarity import MIN_NODES
 from autograder.course import NOTEBOOKS
-from autograder.functions import FUNCTIONS
+from autograder.functions import FUNCTIONS, function_names
 from autograder.grading.results import SubmissionResult
+from autograder.grading.similarity import MIN_NODES
 from autograder.status import Status
 
 __all__ = [
@@ -298,7 +298,7 @@ def class_stats(results: Sequence[SubmissionResult], run: Mapping[str, Any] | No
         graded = [r for r in members if submission_kind(r) == "graded"]
         functions = list(
             dict.fromkeys(
-                list(NOTEBOOKS[name].function_names if name in NOTEBOOKS else ())
+                list(function_names(name) if name in NOTEBOOKS else ())
                 + [c.function for r in graded for c in r.checks]
             )
         )

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from autograder.checks.base import GradedFunction
 from autograder.course import NOTEBOOKS
 
-__all__ = ["FUNCTIONS", "functions_of", "register", "unregister"]
+__all__ = ["FUNCTIONS", "autograded_points", "function_names", "functions_of", "register", "unregister"]
 
 _REGISTRY: dict[str, GradedFunction] = {}
 
@@ -85,6 +85,16 @@ def functions_of(notebook: str) -> list[GradedFunction]:
     if notebook not in NOTEBOOKS:
         raise KeyError(f"unknown notebook {notebook!r}; known: {', '.join(NOTEBOOKS)}")
     return [fn for fn in FUNCTIONS.values() if fn.notebook == notebook]
+
+
+def function_names(notebook: str) -> tuple[str, ...]:
+    """Names of the graded functions of ``notebook``, in order (``KeyError`` for an unknown one)."""
+    return tuple(fn.name for fn in functions_of(notebook))
+
+
+def autograded_points(notebook: str) -> float:
+    """Points of all autograded functions of ``notebook`` (what the batch grader gives)."""
+    return sum(fn.points for fn in functions_of(notebook))
 
 
 for _module in pkgutil.iter_modules(__path__):

@@ -25,7 +25,7 @@ from dataclasses import asdict
 from typing import Any
 
 from autograder.course import NOTEBOOKS
-from autograder.functions import FUNCTIONS
+from autograder.functions import FUNCTIONS, function_names
 from autograder.gradescope.upload import Upload
 from autograder.grading.escaping import md_block, md_code, md_text
 from autograder.grading.results import CheckResult, SubmissionResult
@@ -39,7 +39,7 @@ DEFAULT_VISIBILITY = "after_published"
 
 def _number(assignment: str | None, function: str) -> str:
     if assignment in NOTEBOOKS:
-        functions = NOTEBOOKS[assignment].function_names
+        functions = function_names(assignment)
         return f"{list(NOTEBOOKS).index(assignment) + 1}.{functions.index(function) + 1}"
     return f"9.{list(FUNCTIONS).index(function) + 1}"
 

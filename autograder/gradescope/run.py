@@ -86,7 +86,7 @@ def _grade(root: Path, config: RunConfig, workdir: Path) -> tuple[dict[str, Any]
     """Grade the upload; returns ``(results.json, grader error or None)``."""
     from autograder.course import NOTEBOOKS
     from autograder.gradescope.upload import select_upload
-    from autograder.grading.batch import grade_path
+    from autograder.grading.batch import grade_submissions
 
     started = time.monotonic()
     source = root / "source"
@@ -103,7 +103,7 @@ def _grade(root: Path, config: RunConfig, workdir: Path) -> tuple[dict[str, Any]
     )
     graded: list[SubmissionResult] = []
     if set(upload.graded) - set(upload.unreadable):
-        graded = grade_path(staged, workdir / "out", settings, progress=False).results
+        graded = grade_submissions(staged, workdir / "out", settings, progress=False).results
     failed = [r for r in graded if r.grader_error]
     if failed:
         return {}, f"{failed[0].assignment}: {failed[0].grader_error}"

@@ -24,6 +24,7 @@ import nbformat
 
 from autograder.cgroups import cpu_quota, memory_limit, unreclaimable_memory
 from autograder.course import NOTEBOOKS
+from autograder.functions import function_names
 from autograder.gradescope.run import RunConfig
 from autograder.process_memory import PeakSampler
 
@@ -138,7 +139,7 @@ def run_selftest(root: Path) -> int:
 
 def _report(data: dict, log: str, seconds: float, peak: int | None, assignments: tuple[str, ...]) -> int:
     limit, cpus = memory_limit(), cpu_quota()
-    expected = sum(len(NOTEBOOKS[a].function_names) for a in assignments if a in NOTEBOOKS)
+    expected = sum(len(function_names(a)) for a in assignments if a in NOTEBOOKS)
     graded = [t for t in data.get("tests", [])[1:] if t.get("extra_data", {}).get("status")]
     broken = [t["name"] for t in graded if t["extra_data"]["status"] in ("error", "crashed", "timeout")]
     memory = "unknown (no cgroup memory controller)" if peak is None else f"{peak / 2**20:.0f} MiB"

@@ -87,7 +87,7 @@ def select_upload(folder: Path, workdir: Path, assignments: Sequence[str]) -> tu
 
     Returns:
         ``(upload, staged)``: what was found, and a folder holding ``<assignment>.ipynb`` for each
-        assignment found (grade it with :func:`autograder.grading.batch.grade_path`).
+        assignment found (grade it with :func:`autograder.grading.batch.grade_submissions`).
     """
     folder, workdir = Path(folder), Path(workdir)
     upload = Upload()

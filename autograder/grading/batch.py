@@ -3,9 +3,9 @@
 Pipeline per submission (plain data between the steps):
 :func:`~autograder.grading.submission.discover_submissions` ->
 :func:`~autograder.grading.notebook.grade_notebook` (student code runs only in a sandbox) ->
-``OUT/results/<student>__<assignment>.json`` (atomic) -> reports
-(:func:`~autograder.grading.reports.write_reports`), the run's settings (``run.json``) and the
-instructors' class report (``report.html``, ``report.csv``; :mod:`autograder.class_report`).
+``OUT/results/<student>__<assignment>.json`` (atomic). The files people read (gradebook,
+feedback, Gradescope's JSON, ``run.json``, the class report) are written from those results by
+:mod:`autograder.batch_outputs`, above this layer.
 
 A killed run loses nothing already graded and a rerun skips it (unless ``force``); results the
 grader itself failed to produce (``grader_error``) are graded again. References are loaded, and so
@@ -13,12 +13,11 @@ verified, once in this process before anything starts: a stale file stops the ru
 
 The batch never aborts because of one submission: a failure while reading, grading or reporting it
 becomes that submission's result (with a message) or a grader error for it alone (a worker that
-dies included); every other result and the gradebook are always written.
+dies included); every other result is always written.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import shutil
@@ -41,10 +40,10 @@ from autograder.isolation.availability import check_isolation
 from autograder.isolation.folders import sweep_leftovers
 from autograder.isolation.origin import seal
 from autograder.isolation.sandbox import Sandbox
-from autograder.references import cached_references
+from autograder.references import References, cached_references
 from autograder.settings import GradingSettings
 
-__all__ = ["GradeRun", "grade_path"]
+__all__ = ["GradeRun", "grade_submissions"]
 
 
 def _needs_grading(out_json: Path) -> tuple[bool, str]:
@@ -97,7 +96,7 @@ def _grade_job(job: _Job) -> tuple[str, float]:
 
 @dataclass
 class GradeRun:
-    """What :func:`grade_path` did.
+    """What :func:`grade_submissions` did.
 
     Attributes:
         results: every submission's result (freshly graded or read back), in discovery order.
@@ -106,6 +105,7 @@ class GradeRun:
         seconds: wall-clock time of the run.
         warnings: what the instructor should know that did not stop the run (an earlier result file
             that was not a readable result, and was graded again).
+        references: the references graded against (loaded and verified once, before grading).
     """
 
     results: list[SubmissionResult]
@@ -113,6 +113,7 @@ class GradeRun:
     skipped: int
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    references: References | None = None
 
 
 def _start_worker(grader_pid: int) -> None:
@@ -160,7 +161,7 @@ def _read_result(out_json: Path, submission: Submission) -> SubmissionResult:
         return _grader_failure(submission, RuntimeError(f"its result file could not be read back: {exc}"))
 
 
-def grade_path(
+def grade_submissions(
     path: Path,
     out_dir: Path,
     settings: GradingSettings,
@@ -170,11 +171,13 @@ def grade_path(
     progress: bool = True,
     on_result: Callable[[SubmissionResult], None] | None = None,
 ) -> GradeRun:
-    """Grade every submission under ``path`` and write all reports into ``out_dir``.
+    """Grade every submission under ``path`` into ``out_dir/results/`` (one JSON file each).
+
+    Reports are not written here: :func:`autograder.batch_outputs.grade_path` grades and writes them.
 
     Args:
         path: a notebook, a folder of notebooks, nbgrader's ``submitted/`` tree, or zips.
-        out_dir: output folder (created): ``results/``, ``gradebook.csv``, ``feedback/``, ``gradescope/``.
+        out_dir: output folder (created); results go to ``out_dir/results/``.
         settings: reference set and file, limits, extra paths to hide.
         workers: parallel worker processes (each grades one submission at a time).
         force: regrade submissions that already have a result.
@@ -190,9 +193,6 @@ def grade_path(
         autograder.isolation.availability.UnisolatedError: hidden references, no isolation
             available here, and not ``settings.allow_unisolated``.
     """
-    from autograder.class_report import run_info, write_class_report
-    from autograder.grading.reports import write_reports
-
     start = time.perf_counter()
     # Before anything student code must not see is read: the origin of every student process is
     # forked from this process now (torch and the model loaded once, shared by all of them).
@@ -204,9 +204,8 @@ def grade_path(
     results_dir.mkdir(parents=True, exist_ok=True)
     # zips are read in memory now; older versions unpacked them here (and kept them)
     shutil.rmtree(out_dir / ".submissions", ignore_errors=True)
-    refs = cached_references(
-        settings.reference_set, settings.references_path
-    )  # fails early: missing or stale
+    # fails early: missing or stale
+    refs = cached_references(settings.reference_set, settings.references_path)
     isolation = check_isolation(settings.reference_set, settings.allow_unisolated)  # or refuses
     # outside the student's view anyway; hidden too should the view ever overlap them, with the
     # private parts of an nbgrader course being graded (autograder.isolation.view.hidden_paths)
@@ -231,14 +230,11 @@ def grade_path(
         if on_result is not None:
             on_result(_read_result(Path(out_json), outputs[Path(out_json)]))
     results = [_read_result(p, s) for p, s in outputs.items()]
-    write_reports(results, out_dir)
-    info = run_info(results, settings.limits, settings.reference_set, refs, workers)
-    write_atomic(out_dir / "run.json", json.dumps(info, indent=2))
-    write_class_report(out_dir, results, info)
     return GradeRun(
         results,
         graded=len(jobs),
         skipped=len(submissions) - len(jobs),
         seconds=time.perf_counter() - start,
         warnings=warnings,
+        references=refs,
     )

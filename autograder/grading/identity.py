@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import nbformat
 
 from autograder.course import NOTEBOOKS
+from autograder.functions import function_names
 
 if TYPE_CHECKING:  # the data these rules read; submission.py imports this module
     from autograder.grading.submission import Submission
@@ -90,7 +91,7 @@ def _defined_names(nb: nbformat.NotebookNode) -> set[str]:
 def guess_assignment(nb: nbformat.NotebookNode) -> str | None:
     """The assignment whose graded functions the notebook defines most of, ``None`` if none."""
     names = _defined_names(nb)
-    counts = {a: len(names.intersection(course.function_names)) for a, course in NOTEBOOKS.items()}
+    counts = {a: len(names.intersection(function_names(a))) for a in NOTEBOOKS}
     best = max(counts, key=lambda a: counts[a])
     return best if counts[best] > 0 else None
 

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.course import NOTEBOOKS
+from autograder.functions import autograded_points
 from autograder.grading.reports import spreadsheet_safe
 from autograder.grading.results import SubmissionResult
 from autograder.grading.store import write_atomic
@@ -229,9 +230,7 @@ def canvas_csv(
     ids = assignment_ids or {}
     columns = [f"{a} ({ids[a]})" if ids.get(a) else a for a in assignments]
     rows = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *columns]]
-    rows.append(
-        ["Points Possible", "", "", "", "", *(f"{NOTEBOOKS[a].autograded_points:g}" for a in assignments)]
-    )
+    rows.append(["Points Possible", "", "", "", "", *(f"{autograded_points(a):g}" for a in assignments)])
     for entry in roster:
         identity = [entry.name or entry.submission, entry.canvas_id, entry.sis_user_id, entry.sis_login_id]
         rows.append([*identity, entry.section, *(cells[entry.submission].get(a, "") for a in assignments)])

@@ -41,8 +41,8 @@ from pathlib import Path
 import nbformat
 
 from autograder.grading.nbgrader_cells import CellScore, GradeCellInfo, cell_scores
-from autograder.grading.notebook_file import read_notebook
 from autograder.grading.results import SubmissionResult
+from autograder.notebook_io.files import read_notebook
 
 __all__ = ["GradebookError", "ImportReport", "default_db_url", "import_results"]
 

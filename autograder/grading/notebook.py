@@ -11,15 +11,15 @@ from __future__ import annotations
 import time
 
 from autograder.checks.source import ChunkSources
-from autograder.class_report.similarity import fingerprint
 from autograder.course import NOTEBOOKS
-from autograder.functions import FUNCTIONS
-from autograder.grading.extraction import extract_student_code, function_source
+from autograder.functions import FUNCTIONS, function_names
 from autograder.grading.function import grade_function
 from autograder.grading.results import CheckResult, SubmissionResult
+from autograder.grading.similarity import fingerprint
 from autograder.grading.submission import Submission
 from autograder.isolation.availability import isolation_of, unisolated_message
 from autograder.isolation.sandbox import Sandbox
+from autograder.notebook_io.extraction import extract_student_code, function_source
 from autograder.references import References
 from autograder.runner import CallOutcome
 from autograder.settings import GradingSettings
@@ -30,7 +30,7 @@ __all__ = ["assignment_functions", "grade_notebook"]
 def assignment_functions(assignment: str | None) -> tuple[str, ...]:
     """The graded functions of an assignment; every function when the assignment is unknown."""
     if assignment in NOTEBOOKS:
-        return NOTEBOOKS[assignment].function_names
+        return function_names(assignment)
     return tuple(FUNCTIONS)
 
 

@@ -1,4 +1,4 @@
-"""Reports written from grading results: gradebook CSV, feedback Markdown/HTML, Gradescope JSON.
+"""Reports written from grading results: gradebook CSV, feedback Markdown and HTML, per-student files.
 
 Every function here reads :class:`autograder.grading.results.SubmissionResult` objects (plain data) and
 writes files; nothing runs student code. All files are written atomically (temp file + rename).
@@ -9,14 +9,12 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autograder.functions import FUNCTIONS
-from autograder.gradescope.results import gradescope_results  # results.json lives with the Gradescope code
 from autograder.grading.escaping import md_block, md_code, md_text, one_line, spreadsheet_safe
 from autograder.grading.results import CheckResult, SubmissionResult
 from autograder.grading.store import escape_name, result_stem, write_atomic
@@ -30,7 +28,6 @@ __all__ = [
     "feedback_markdown",
     "grade_table",
     "gradebook_csv",
-    "gradescope_results",
     "student_totals",
     "write_reports",
 ]
@@ -250,12 +247,17 @@ def grade_table(results: Sequence[SubmissionResult]) -> str:
     return "\n".join(lines)
 
 
-def write_reports(results: Sequence[SubmissionResult], out_dir: Path) -> dict[str, Path]:
-    """Write the gradebook, per-student feedback and Gradescope JSON for all results.
+def write_reports(
+    results: Sequence[SubmissionResult],
+    out_dir: Path,
+    student_files: Mapping[str, Callable[[Sequence[SubmissionResult]], str]] | None = None,
+) -> dict[str, Path]:
+    """Write the gradebook, per-student feedback and any per-student files for all results.
 
     Layout of ``out_dir``: ``results/<student>__<assignment>.json`` (written by the grader),
-    ``gradebook.csv``, ``feedback/<student>__<assignment>.md`` and ``.html``,
-    ``gradescope/<student>.json``.
+    ``gradebook.csv``, ``feedback/<student>__<assignment>.md`` and ``.html``, and for each
+    ``folder -> render`` of ``student_files`` ``<folder>/<student>.json`` holding ``render`` of that
+    student's results (:mod:`autograder.batch_outputs` passes Gradescope's ``results.json``).
 
     A writer that fails for one result costs that file only: the failure is listed in
     ``report-errors.txt`` (removed when there are none) and every other file, the gradebook
@@ -281,12 +283,10 @@ def write_reports(results: Sequence[SubmissionResult], out_dir: Path) -> dict[st
     by_student: dict[str, list[SubmissionResult]] = {}
     for result in results:
         by_student.setdefault(result.student, []).append(result)
-    for student, student_results in by_student.items():
-        path = out_dir / "gradescope" / f"{escape_name(student)}.json"
-        attempt(
-            str(path),
-            lambda p=path, rs=student_results: write_atomic(p, json.dumps(gradescope_results(rs), indent=2)),
-        )
+    for folder, render in (student_files or {}).items():
+        for student, student_results in by_student.items():
+            path = out_dir / folder / f"{escape_name(student)}.json"
+            attempt(str(path), lambda p=path, rs=student_results, r=render: write_atomic(p, r(rs)))
     gradebook = out_dir / "gradebook.csv"
     try:
         text = gradebook_csv(results)
@@ -299,7 +299,11 @@ def write_reports(results: Sequence[SubmissionResult], out_dir: Path) -> dict[st
         write_atomic(log, "\n".join(errors) + "\n")
     else:
         log.unlink(missing_ok=True)
-    return {"gradebook": gradebook, "feedback": out_dir / "feedback", "gradescope": out_dir / "gradescope"}
+    return {
+        "gradebook": gradebook,
+        "feedback": out_dir / "feedback",
+        **{folder: out_dir / folder for folder in student_files or {}},
+    }
 
 
 def _unwritable(result: SubmissionResult) -> SubmissionResult:

@@ -76,7 +76,7 @@ class SubmissionResult:
         seconds: wall-clock time of grading it (``None`` in results from older versions).
         protections: the sandbox protections that were active (see ``Sandbox.protections``).
         fingerprints: per graded function, its AST fingerprint for the class report's similarity
-            section (:func:`autograder.class_report.similarity.fingerprint`); never shown to students.
+            section (:func:`autograder.grading.similarity.fingerprint`); never shown to students.
         isolation: how the student code was isolated: ``"root"``, ``"user namespace"`` or
             ``"none"`` (graded unisolated, accepted with ``--allow-unisolated``); empty if unknown.
     """

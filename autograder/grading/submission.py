@@ -1,7 +1,7 @@
 """Find submissions: notebooks, folders, nbgrader's ``submitted/`` layout and zips.
 
 Who submitted what is :mod:`autograder.grading.identity` (the student is the top-level folder or file,
-never decided by depth or file times); reading one notebook is :mod:`autograder.grading.notebook_file`.
+never decided by depth or file times); reading one notebook is :mod:`autograder.notebook_io.files`.
 Neither raises on a bad file: whatever is wrong becomes a plain-language line in
 :attr:`Submission.problems`, and :attr:`Submission.notebook` is ``None`` when nothing usable could be
 read.
@@ -31,7 +31,7 @@ from autograder.grading.identity import (
     nbgrader_student,
     single_student,
 )
-from autograder.grading.notebook_file import file_kind, read_notebook, read_notebook_bytes, too_big
+from autograder.notebook_io.files import file_kind, read_notebook, read_notebook_bytes, too_big
 from autograder.settings import InputCaps
 
 __all__ = ["Submission", "discover_submissions"]

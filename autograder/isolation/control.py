@@ -10,13 +10,16 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import select
 import signal
 import stat
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
+from autograder.isolation.protocol import Message, decode
 from autograder.isolation.template_client import Template
 from autograder.runner import CallOutcome, PlainDataError, plain_data
 from autograder.settings import TextCaps
@@ -24,7 +27,10 @@ from autograder.settings import TextCaps
 #: Statuses a call's result file may carry.
 _RESULT_STATUSES = ("ok", "error", "memory", "crashed", "missing", "bad_output", "timeout")
 
+E = TypeVar("E", bound=Message)
+
 __all__ = [
+    "EventReader",
     "StudentProcess",
     "decode_result",
     "describe_exit_code",
@@ -169,3 +175,45 @@ def decode_result(function: str, data: bytes, caps: TextCaps) -> CallOutcome:
             ],
         )
     return CallOutcome("ok", value=value, args=args)
+
+
+class EventReader:
+    """Reads the student process's event pipe: one typed message per line, decoded strictly.
+
+    Student code may write to that pipe, so anything malformed, unexpected or longer than
+    ``caps.event_bytes`` reads as no event (and sets :attr:`malformed`), never as an error.
+
+    Args:
+        fd: the read end of the event pipe (owned by the caller, who closes it).
+        caps: caps on text from the student process.
+    """
+
+    def __init__(self, fd: int, caps: TextCaps) -> None:
+        self.fd = fd
+        self.caps = caps
+        self.malformed = False  # the last event awaited was malformed (not missing)
+        self._buffer = b""
+
+    def next(self, deadline: float, *expected: type[E]) -> E | None:
+        """The next event if it is one of ``expected``; ``None`` at ``deadline`` (a
+        :func:`time.monotonic` time), on EOF, or for anything malformed or unexpected."""
+        self.malformed = False
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if not ready:
+                return None
+            data = os.read(self.fd, 65536)
+            if not data:
+                return None
+            self._buffer += data
+            if len(self._buffer) > self.caps.event_bytes:
+                self._buffer = b""
+                self.malformed = True
+                return None
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        event = decode(line, *expected)
+        self.malformed = event is None
+        return event

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["SANDBOX_PREFIX", "locked_folder", "sweep_leftovers"]
+__all__ = ["SANDBOX_PREFIX", "SandboxFolder", "locked_folder", "sweep_leftovers"]
 
 #: Name prefix of each sandbox's folder in the temporary folder.
 SANDBOX_PREFIX = "autograder-sandbox-"
@@ -78,3 +78,64 @@ def sweep_leftovers(folder: str | Path | None = None, min_age_s: float = 60.0) -
         finally:
             os.close(fd)
     return removed
+
+
+class SandboxFolder:
+    """One sandbox's locked folder: ``in/`` (the grader's files the student reads), ``home/`` (the
+    student's own) and ``out/`` (files the grader made for the student to fill; no listing).
+
+    Private to its submission: the grader's user and, as root, the student's own group only, even
+    under a shared TMPDIR outside /tmp where other students' processes could look.
+
+    Args:
+        uid: the student's uid when the grader runs as root (its group is the uid too); ``None``
+            otherwise (everything stays private to the grader's user).
+    """
+
+    def __init__(self, uid: int | None) -> None:
+        self.uid = uid
+        self.root, self._lock = locked_folder()
+        for name in ("in", "home", "out"):
+            (self.root / name).mkdir(mode=0o700)
+        for path, mode in ((self.root, 0o750), (self.root / "in", 0o750), (self.root / "out", 0o710)):
+            self.share(path, mode)
+        if uid is not None:
+            os.chown(self.home, uid, uid)
+        self.home.chmod(0o700)
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    def share(self, path: Path, mode: int) -> None:
+        """Give ``path`` to the student's group with ``mode`` (as root); private (no group) otherwise."""
+        if self.uid is not None:
+            os.chown(path, -1, self.uid)
+            path.chmod(mode)
+        else:
+            path.chmod(mode & 0o700)
+
+    def write_input(self, name: str, data: bytes) -> Path:
+        """``in/<name>`` holding ``data``, readable by the student."""
+        path = self.root / "in" / name
+        path.write_bytes(data)
+        self.share(path, 0o640)
+        return path
+
+    def output_file(self, name: str) -> Path:
+        """A new, empty ``out/<name>`` the student may write (never one that exists)."""
+        path = self.root / "out" / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            if self.uid is not None:
+                os.fchown(fd, self.uid, self.uid)
+        finally:
+            os.close(fd)
+        return path
+
+    def remove(self) -> None:
+        """Remove the folder and release its lock (safe to call twice)."""
+        if self._lock is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            os.close(self._lock)
+            self._lock = None

@@ -29,20 +29,18 @@ Protections (each recorded in :attr:`Sandbox.protections`; see docs/grading-safe
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
-import select
-import shutil
 import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import torch
 
-from autograder.grading.extraction import CodeChunk
 from autograder.isolation.control import (
+    EventReader,
     StudentProcess,
     decode_result,
     describe_exit_code,
@@ -51,18 +49,16 @@ from autograder.isolation.control import (
     read_capped,
 )
 from autograder.isolation.exhaustion import MemoryWatch, memory_exhausted_message
-from autograder.isolation.folders import locked_folder
+from autograder.isolation.folders import SandboxFolder
 from autograder.isolation.protocol import (
     CallDone,
     CallRequest,
     CallStarted,
     Chunk,
     Isolated,
-    Message,
     NotebookCode,
     Ready,
     SpawnConfig,
-    decode,
     encode,
 )
 from autograder.isolation.template_client import (
@@ -73,22 +69,18 @@ from autograder.isolation.template_client import (
 )
 from autograder.isolation.uids import UidLease, lease_uid
 from autograder.isolation.view import hidden_paths
+from autograder.notebook_io.extraction import CodeChunk
 from autograder.runner import Call, CallOutcome
 from autograder.settings import Limits, TextCaps, Timeouts
 
 __all__ = ["Sandbox"]
-
-#: Statuses a call's result file may carry.
-_RESULT_STATUSES = ("ok", "error", "memory", "crashed", "missing", "bad_output", "timeout")
-
-E = TypeVar("E", bound=Message)
 
 
 class Sandbox:
     """An isolated student process for one notebook's code; a context manager.
 
     Args:
-        chunks: the student's code, from :func:`autograder.grading.extraction.extract_student_code`.
+        chunks: the student's code, from :func:`autograder.notebook_io.extraction.extract_student_code`.
         limits: time, memory and output limits.
         hide: paths the student process must not see (reference files, output and submissions
             folders). Course roots, the package's references and the checkout this package runs
@@ -137,16 +129,18 @@ class Sandbox:
         self.setup_problems: list[str] = []
         self.setup_output = ""
         self.protections: dict[str, str] = {}
-        self._root: Path | None = None
-        self._root_lock: int | None = None
+        self._folder: SandboxFolder | None = None
         self._proc: StudentProcess | None = None
         self._cmd_w: int | None = None
-        self._evt_r: int | None = None
-        self._buffer = b""
-        self._malformed = False  # the last event awaited was malformed (not missing)
+        self._events: EventReader | None = None
         self._calls = 0
         self._broken: str | None = None  # why the student process cannot be started at all
         self.grader_error: str | None = None  # set when that is the grader's fault, not the notebook's
+
+    @property
+    def folder(self) -> Path | None:
+        """This sandbox's private folder (``in/``, ``home/``, ``out/``); ``None`` outside ``with``."""
+        return self._folder.root if self._folder is not None else None
 
     @staticmethod
     def warm() -> None:
@@ -169,34 +163,10 @@ class Sandbox:
             else:
                 self._lease = lease_uid()
                 self.uid = self._lease.uid
-        # Private to this submission: the grader's user and (as root) the student's own group
-        # only, even under a shared TMPDIR outside /tmp, where other students' processes could look.
-        self._root, self._root_lock = locked_folder()
-        for name in ("in", "home", "out"):
-            (self._root / name).mkdir(mode=0o700)
+        self._folder = SandboxFolder(self.uid)  # private to this submission, locked while it lives
         code = NotebookCode(chunks=[Chunk(c.label, c.code, c.first_line) for c in self.chunks])
-        chunks = self._root / "in" / "chunks.json"
-        chunks.write_bytes(encode(code))
-        # the student reads in/, owns home/; out/ holds only files the grader made (no listing)
-        for path, mode in (
-            (self._root, 0o750),
-            (self._root / "in", 0o750),
-            (chunks, 0o640),
-            (self._root / "out", 0o710),
-        ):
-            self._share_with_student(path, mode)
-        if self.uid is not None:
-            os.chown(self._root / "home", self.uid, self.uid)
-        (self._root / "home").chmod(0o700)
+        self._folder.write_input("chunks.json", encode(code))
         self._start()
-
-    def _share_with_student(self, path: Path, mode: int) -> None:
-        """Give ``path`` to the student's group with ``mode`` (as root); private (no group) otherwise."""
-        if self.uid is not None:
-            os.chown(path, -1, self.uid)
-            path.chmod(mode)
-        else:
-            path.chmod(mode & 0o700)
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
@@ -208,12 +178,9 @@ class Sandbox:
             self._stop()
         finally:
             try:
-                if self._root is not None:
-                    shutil.rmtree(self._root, ignore_errors=True)
-                    self._root = None
-                if self._root_lock is not None:
-                    os.close(self._root_lock)
-                    self._root_lock = None
+                if self._folder is not None:
+                    self._folder.remove()
+                    self._folder = None
             finally:
                 if self._lease is not None:
                     self._lease.release()
@@ -224,18 +191,19 @@ class Sandbox:
         self.setup_problems.append(self._broken)
 
     def _start(self) -> None:
-        assert self._root is not None
+        assert self._folder is not None
+        root = self._folder.root
         try:
             template = shared_template(self.timeouts)
         except TemplateError as exc:
             self._fail_to_start(exc)
             return
-        home = str(self._root / "home")
+        home = str(self._folder.home)
         config = SpawnConfig(
             env=template_env(home),
-            chunks=str(self._root / "in" / "chunks.json"),
+            chunks=str(root / "in" / "chunks.json"),
             home=home,
-            setup_output=str(self._root / "out" / "setup.txt"),
+            setup_output=str(root / "out" / "setup.txt"),
             hide=self.hide,
             isolate=self.isolate,
             uid=self.uid,
@@ -254,19 +222,18 @@ class Sandbox:
         finally:
             os.close(cmd_r)
             os.close(evt_w)
-        self._cmd_w, self._evt_r = cmd_w, evt_r
-        self._buffer = b""
+        self._cmd_w, self._events = cmd_w, EventReader(evt_r, self.caps)
         deadline = time.monotonic() + self.limits.setup_timeout_s
-        isolated = self._next_event(deadline, Isolated)
-        ready = self._next_event(deadline, Ready) if isolated is not None else None
+        isolated = self._events.next(deadline, Isolated)
+        ready = self._events.next(deadline, Ready) if isolated is not None else None
         if isolated is not None:
             self.protections = dict(isolated.protections)
-        setup_out, truncated = read_capped(self._root / "out" / "setup.txt", self.limits.output_bytes, None)
+        setup_out, truncated = read_capped(root / "out" / "setup.txt", self.limits.output_bytes, None)
         self.setup_output = setup_out.decode(errors="replace") + ("\n[output truncated]" if truncated else "")
         if ready is None:
             if not self._proc.running():
                 why = f"died while loading ({describe_exit_code(self._proc.returncode)})"
-            elif self._malformed:
+            elif self._events.malformed:
                 why = "wrote something that is not a grader message to the grader's event pipe while loading"
             else:
                 why = f"did not finish loading within {self.limits.setup_timeout_s:g} s"
@@ -291,42 +258,17 @@ class Sandbox:
                     os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.wait(self.timeouts.process_exit_s)
             self._proc = None
-        for fd in (self._cmd_w, self._evt_r):
+        for fd in (self._cmd_w, self._events.fd if self._events is not None else None):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self._cmd_w = self._evt_r = None
+        self._cmd_w = self._events = None
 
     # ------------------------------------------------------------ process control
     def _kill_students(self, keep_zygote: bool = True) -> None:
         """Kill every process the student started (all but the zygote when ``keep_zygote``)."""
         if self._proc is not None:
             kill_student_processes(self._proc.pid, self.protections.get("pid_namespace") == "on", keep_zygote)
-
-    def _next_event(self, deadline: float, *expected: type[E]) -> E | None:
-        """The next event from the student process if it is one of ``expected``; ``None`` at the
-        deadline, on EOF, or for anything malformed or unexpected (student code may write there)."""
-        assert self._evt_r is not None
-        self._malformed = False
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([self._evt_r], [], [], left)
-            if not ready:
-                return None
-            data = os.read(self._evt_r, 65536)
-            if not data:
-                return None
-            self._buffer += data
-            if len(self._buffer) > self.caps.event_bytes:
-                self._buffer = b""
-                self._malformed = True
-                return None
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        event = decode(line, *expected)
-        self._malformed = event is None
-        return event
 
     # -------------------------------------------------------------------- calls
     def run(self, function: str, call: Call) -> CallOutcome:
@@ -341,7 +283,7 @@ class Sandbox:
         Returns:
             The outcome; never raises for anything the student code does.
         """
-        if self._root is None:
+        if self._folder is None:
             raise RuntimeError("use the Sandbox in a `with` block before calling functions")
         started = time.perf_counter()
         outcome = self._call(function, call)
@@ -349,7 +291,7 @@ class Sandbox:
         return outcome
 
     def _call(self, function: str, call: Call) -> CallOutcome:
-        assert self._root is not None
+        assert self._folder is not None
         if self._broken:
             return CallOutcome("crashed", message=self._broken)
         if self._proc is None or not self._proc.running():
@@ -359,25 +301,17 @@ class Sandbox:
                 return CallOutcome("crashed", message=self._broken)
         self._calls += 1
         n = f"{self._calls}-{secrets.token_hex(8)}"  # unguessable: no result can be planted in advance
-        inputs = self._root / "in" / f"call{n}.pt"
-        result = self._root / "out" / f"result{n}.pt"
-        output = self._root / "out" / f"output{n}.txt"
+        payload = {"args": list(call.args), "kwargs": dict(call.kwargs), "capture": list(call.capture_args)}
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        files: list[Path] = []
         try:
-            payload = {
-                "args": list(call.args),
-                "kwargs": dict(call.kwargs),
-                "capture": list(call.capture_args),
-            }
-            torch.save(payload, inputs)
-            self._share_with_student(inputs, 0o640)
-            for path in (result, output):
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                if self.uid is not None:
-                    os.fchown(fd, self.uid, self.uid)
-                os.close(fd)
-            return self._exchange(function, CallRequest(function, str(inputs), str(result), str(output)))
+            files.append(self._folder.write_input(f"call{n}.pt", buffer.getvalue()))
+            files += [self._folder.output_file(f"result{n}.pt"), self._folder.output_file(f"output{n}.txt")]
+            inputs, result, output = (str(f) for f in files)
+            return self._exchange(function, CallRequest(function, inputs, result, output))
         finally:
-            for path in (inputs, result, output):
+            for path in files:
                 path.unlink(missing_ok=True)
 
     def _note_memory_exhaustion(self, watch: MemoryWatch, timed_out: bool = False) -> bool:
@@ -399,13 +333,14 @@ class Sandbox:
             self._stop()
             return CallOutcome("crashed", message="the student process died before the call")
         deadline = time.monotonic() + self.limits.timeout_s
-        started = self._next_event(time.monotonic() + self.timeouts.call_start_s, CallStarted)
-        done = self._next_event(deadline, CallDone) if started is not None else None
+        assert self._events is not None
+        started = self._events.next(time.monotonic() + self.timeouts.call_start_s, CallStarted)
+        done = self._events.next(deadline, CallDone) if started is not None else None
         timed_out = False
         if done is None:
             timed_out = started is not None and time.monotonic() >= deadline - 0.05
             self._kill_call(started)
-            done = self._next_event(time.monotonic() + self.timeouts.call_report_s, CallDone)
+            done = self._events.next(time.monotonic() + self.timeouts.call_report_s, CallDone)
             if done is None:  # the zygote itself misbehaves: start a new one next time
                 self._stop()
         printed, truncated = read_capped(Path(request.output), self.limits.output_bytes, self.uid)

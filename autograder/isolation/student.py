@@ -35,7 +35,6 @@ import time
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from autograder.grading.extraction import compile_chunk
 from autograder.isolation import linux, userns
 from autograder.isolation.protocol import (
     CallDone,
@@ -50,6 +49,7 @@ from autograder.isolation.protocol import (
     decode,
     encode,
 )
+from autograder.notebook_io.extraction import compile_chunk
 
 __all__ = ["EXIT_DONE", "EXIT_INTERNAL", "Warm", "student_process"]
 

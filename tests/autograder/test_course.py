@@ -28,13 +28,13 @@ def test_registry_matches_the_solution_notebooks(name: str) -> None:
     """Are the registry's functions, points and written answers exactly the notebook's graded cells?"""
     notebook = NOTEBOOKS[name]
     cells = _nbgrader_cells(name)
-    for function in notebook.functions:
+    for function in functions_of(notebook.name):
         assert cells[function.name]["solution"] and not cells[function.name]["grade"], function.name
         test = cells[function.test_cell]
         assert test["grade"] and not test["solution"]
         assert float(test["points"]) == function.points, function.name
     autograded = {g for g, c in cells.items() if c["grade"] and not c["solution"]}
-    assert autograded == {f.test_cell for f in notebook.functions}
+    assert autograded == {f.test_cell for f in functions_of(notebook.name)}
     written = {g for g, c in cells.items() if c["grade"] and c["solution"]}
     assert written == set(notebook.written_answers)
     assert all(float(cells[g]["points"]) == notebook.answer_points for g in written)
@@ -46,7 +46,7 @@ def test_the_registry_is_every_module_of_the_functions_package() -> None:
 
     modules = sorted(p.stem for p in Path(package.__file__).parent.glob("*.py") if p.stem != "__init__")
     assert sorted(FUNCTIONS) == modules
-    assert [f.name for nb in NOTEBOOKS.values() for f in nb.functions] == list(FUNCTIONS)
+    assert [f.name for nb in NOTEBOOKS.values() for f in functions_of(nb.name)] == list(FUNCTIONS)
 
 
 def test_register_refuses_what_cannot_be_graded() -> None:

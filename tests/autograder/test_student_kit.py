@@ -90,7 +90,7 @@ def test_kit_has_no_solution_test_or_hidden_text(kit):
 def test_kit_code_computes_no_graded_value(kit):
     """Is no function of the kit's Python code a solution function or one of its mistakes' variants
     (normalized AST: names, formatting and docstrings do not count)?"""
-    from autograder.class_report.similarity import fingerprint
+    from autograder.grading.similarity import fingerprint
     from tests.helpers.leakage import solution_fingerprints
 
     solutions = solution_fingerprints()

@@ -14,12 +14,13 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import NOTEBOOKS
+from autograder.functions import function_names
 from tests.helpers.notebooks import replace_solution, solution_nb
 
 __all__ = ["FUNCTIONS", "Case", "fill", "full", "hostile", "lost", "notebook_maker"]
 
 #: Graded functions per notebook, in grading order (from the course registry).
-FUNCTIONS: dict[str, tuple[str, ...]] = {name: nb.function_names for name, nb in NOTEBOOKS.items()}
+FUNCTIONS: dict[str, tuple[str, ...]] = {name: function_names(name) for name in NOTEBOOKS}
 
 
 def fill(text: str, values: dict[str, str]) -> str:

@@ -29,7 +29,7 @@ from tests.grading_safety.third_round import SHM_BYTES
 @pytest.fixture(scope="session")
 def graded_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GradedCorpus]:
     """Every corpus case (and the released stub) graded in one batch with 2 workers."""
-    from autograder.grading.batch import grade_path
+    from autograder.batch_outputs import grade_path
     from autograder.settings import GradingSettings, Limits
 
     root = tmp_path_factory.mktemp("corpus")

@@ -37,7 +37,7 @@ def test_copying_a_classmates_function_scores_nothing() -> None:
     """Does a content_loss that runs a classmate's notebook found on disk earn zero (the classmate full)?"""
     if not protection_active(sandbox_protections(), "hidden_paths"):
         pytest.skip("hiding paths needs the sandbox's mount namespace (root on Linux)")
-    from autograder.grading.batch import grade_path
+    from autograder.batch_outputs import grade_path
     from autograder.settings import GradingSettings
 
     root = REPO / f".grading-copy-test-{uuid.uuid4().hex[:8]}"

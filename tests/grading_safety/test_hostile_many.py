@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.grading.batch import grade_path
+from autograder.batch_outputs import grade_path
 from autograder.isolation import template_client
 from autograder.isolation.uids import UID_LOCK_DIR, UID_RANGE
 from autograder.settings import GradingSettings, Limits

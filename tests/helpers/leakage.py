@@ -122,9 +122,9 @@ def solution_code_in(text: str, code: SolutionCode) -> list[str]:
 def solution_fingerprints() -> dict[str, str]:
     """Normalized AST fingerprint digest -> ``"function: edit"`` of every solution function and of each
     stored edit of it (:mod:`autograder.solution_edits`): what no code students receive may be."""
-    from autograder.class_report.similarity import fingerprint
     from autograder.functions import FUNCTIONS
-    from autograder.grading.extraction import extract_student_code, function_source
+    from autograder.grading.similarity import fingerprint
+    from autograder.notebook_io.extraction import extract_student_code, function_source
     from autograder.solution_edits import apply_edits, edits_of
 
     digests = {}

@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 
 from autograder.course import NOTEBOOKS
-from autograder.functions import FUNCTIONS
+from autograder.functions import FUNCTIONS, function_names
 from autograder.reference_build import notebook_namespace
 from autograder.solution_edits import apply_edits, edits_of
 
@@ -83,7 +83,7 @@ def edit_cell(nb: nbformat.NotebookNode, function: str, old: str, new: str) -> n
 def stub_notebook(name: str) -> nbformat.NotebookNode:
     """The released student version's code: every solution region is ``raise NotImplementedError()``."""
     nb = solution_nb(name)
-    for function in NOTEBOOKS[name].function_names:
+    for function in function_names(name):
         nb = replace_solution(nb, function, "raise NotImplementedError()")
     return nb
 

@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from autograder.course import NOTEBOOKS
+from autograder.functions import function_names
 from autograder.settings import NOTEBOOKS_DIR, SOLUTIONS_DIR
 
 NOTEBOOK_FILES = [d / f"{name}.ipynb" for d in (SOLUTIONS_DIR, NOTEBOOKS_DIR) for name in NOTEBOOKS]
@@ -29,7 +30,7 @@ def test_kernelspec_is_the_one_jupyterlab_writes(path):
 def test_each_graded_function_has_one_start_and_one_end_marker(path):
     """Item 5: no CS231n ``END OF YOUR CODE`` box under the official END marker (two END markers)."""
     nb = nbformat.read(path, as_version=4)
-    functions = NOTEBOOKS[path.stem].function_names
+    functions = function_names(path.stem)
     for cell in nb.cells:
         if _grade_id(cell) in functions:
             assert cell.source.count("START OF YOUR CODE") == 1, _grade_id(cell)

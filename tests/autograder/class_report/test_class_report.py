@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder.class_report import class_report_csv, class_report_html, rebuild_report, write_class_report
-from autograder.class_report.similarity import MIN_NODES
+from autograder.batch_outputs import rebuild_outputs, write_outputs
+from autograder.class_report import class_report_csv, class_report_html, write_class_report
 from autograder.class_report.stats import UNREADABLE_MESSAGE, class_stats, normalize_message
 from autograder.cli import main
-from autograder.grading.reports import write_reports
 from autograder.grading.results import CheckResult, SubmissionResult
+from autograder.grading.similarity import MIN_NODES
 
 ST = "StyleTransfer"
 _POINTS = {"content_loss": 2.0, "gram_matrix": 3.0, "style_loss": 3.0, "tv_loss": 3.0}
@@ -163,7 +163,7 @@ def test_results_without_the_new_fields_still_read_and_report(tmp_path: Path) ->
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "old__StyleTransfer.json").write_text(json.dumps(old))
     (tmp_path / "results" / "broken__StyleTransfer.json").write_text("{not json")
-    paths, warnings = rebuild_report(tmp_path)
+    paths, warnings = rebuild_outputs(tmp_path)
     assert len(warnings) == 1 and "results/broken__StyleTransfer.json" in warnings[0]
     page = paths["html"].read_text()
     assert "Run settings unknown" in page and "No timings recorded" in page
@@ -188,7 +188,7 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_feedback_never_mentions_other_students(tmp_path: Path) -> None:
     """Is every student's feedback free of every other student's name, with the report only in OUT?"""
     results = _class()
-    write_reports(results, tmp_path)
+    write_outputs(tmp_path, results, None)
     write_class_report(tmp_path, results, {})
     names = {r.student for r in results}
     files = [p for p in (tmp_path / "feedback").iterdir() if p.is_file()]

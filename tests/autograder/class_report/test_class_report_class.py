@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.class_report import rebuild_report
+from autograder.batch_outputs import grade_path, rebuild_outputs
 from autograder.functions import FUNCTIONS, functions_of
-from autograder.grading.batch import grade_path
 from autograder.settings import GradingSettings, Limits
 from tests.autograder.class_report.synthetic_class import NV, ST, Student, build_class, synthetic_class
 
@@ -179,7 +178,7 @@ def test_rebuild_from_out_alone_gives_the_same_report(graded, tmp_path: Path) ->
     copy = tmp_path / "out"
     shutil.copytree(out / "results", copy / "results")
     shutil.copy(out / "run.json", copy / "run.json")
-    rebuild_report(copy)
+    rebuild_outputs(copy)
     assert (copy / "report.csv").read_text() == (out / "report.csv").read_text()
     assert (copy / "report.html").read_text() == (out / "report.html").read_text()
 

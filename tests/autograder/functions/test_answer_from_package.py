@@ -31,9 +31,9 @@ import torch
 
 import autograder
 import course_utils
-from autograder.class_report.similarity import fingerprint
 from autograder.functions import FUNCTIONS
 from autograder.grading.function import grade_function
+from autograder.grading.similarity import fingerprint
 from autograder.references import References, inputs_digest
 from autograder.runner import CallOutcome, InProcessRunner, captured, course_model, prepare_call
 from tests.helpers.leakage import MIN_LINE, load_solution_code, normalize_code, solution_fingerprints

@@ -19,9 +19,9 @@ import pytest
 
 from autograder.checks.source import ChunkSources, LiveSources
 from autograder.functions import FUNCTIONS
-from autograder.grading.extraction import extract_student_code
 from autograder.grading.function import grade_function
 from autograder.grading.results import CheckResult
+from autograder.notebook_io.extraction import extract_student_code
 from autograder.references import References
 from autograder.runner import CallOutcome, InProcessRunner
 from tests.autograder.functions.corpus import EQUIVALENT, WRONG
@@ -140,7 +140,7 @@ _THROUGH_THE_SANDBOX = (
 @pytest.mark.linux
 def test_the_batch_grader_gives_the_self_check_s_verdict(references, tmp_path: Path) -> None:
     """Through the sandboxed batch grader, does each variant get the self-check's very verdict and numbers?"""
-    from autograder.grading.batch import grade_path
+    from autograder.batch_outputs import grade_path
     from autograder.settings import GradingSettings
 
     expected = {}

@@ -17,10 +17,10 @@ import nbformat
 import pytest
 import torch
 
+from autograder.batch_outputs import grade_path
 from autograder.checks.base import GradedFunction, Mistake
 from autograder.checks.compare import Tolerance
 from autograder.functions import FUNCTIONS, functions_of, register, unregister
-from autograder.grading.batch import grade_path
 from autograder.reference_build import build_references
 from autograder.runner import Call
 from autograder.selfcheck import run_check

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.functions import function_names
 from autograder.gradescope.bundle import build_zip, pinned_requirements
 from autograder.gradescope.results import failure_results, gradescope_results
 from autograder.gradescope.run import run_gradescope
@@ -162,7 +163,8 @@ def test_an_uploaded_symlink_is_never_followed(tmp_path, monkeypatch) -> None:
     graded = []
     monkeypatch.setattr(run, "_protections", lambda settings: {})
     monkeypatch.setattr(
-        "autograder.grading.batch.grade_path", lambda *a, **k: graded.append(a) or pytest.fail("graded")
+        "autograder.grading.batch.grade_submissions",
+        lambda *a, **k: graded.append(a) or pytest.fail("graded"),
     )
     assert run_gradescope(root) == 0
     data = json.loads((root / "results" / "results.json").read_text())
@@ -351,11 +353,11 @@ def test_selftest_stand_ins_define_exactly_the_graded_functions() -> None:
     from autograder.course import NOTEBOOKS
     from autograder.gradescope.selftest import stand_in_notebook
 
-    for name, notebook in NOTEBOOKS.items():
+    for name in NOTEBOOKS:
         tree = ast.parse(stand_in_notebook(name).cells[0].source)
         defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-        assert set(notebook.function_names) <= defined
-        assert not (defined - set(notebook.function_names)) - {"_forward_backward"}
+        assert set(function_names(name)) <= defined
+        assert not (defined - set(function_names(name))) - {"_forward_backward"}
 
 
 def test_selftest_fails_on_a_grader_error_and_warns_near_the_limit(capsys, monkeypatch) -> None:

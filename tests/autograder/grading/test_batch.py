@@ -5,10 +5,10 @@ from __future__ import annotations
 import nbformat
 import pytest
 
+from autograder.batch_outputs import grade_path
 from autograder.course import NOTEBOOKS
 from autograder.demo import DEMO_MISTAKES
 from autograder.functions import FUNCTIONS
-from autograder.grading.batch import grade_path
 from autograder.settings import GradingSettings, Limits
 from autograder.solution_edits import apply_edits
 from tests.helpers.notebooks import REPO, edit_cell, solution_nb

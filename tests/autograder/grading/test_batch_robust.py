@@ -19,10 +19,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.course import NOTEBOOKS
-from autograder.functions import FUNCTIONS
+from autograder import batch_outputs
+from autograder.batch_outputs import grade_path
+from autograder.functions import FUNCTIONS, autograded_points, function_names
 from autograder.grading import batch, notebook, reports, submission
-from autograder.grading.batch import grade_path
 from autograder.grading.results import SubmissionResult
 from autograder.grading.store import result_stem
 from autograder.runner import CallOutcome
@@ -30,7 +30,7 @@ from autograder.settings import GradingSettings, InputCaps
 from tests.helpers.notebooks import REPO
 
 ST = "StyleTransfer"
-ST_FUNCTIONS = NOTEBOOKS[ST].function_names
+ST_FUNCTIONS = function_names(ST)
 
 
 class FakeSandbox:
@@ -118,14 +118,14 @@ def fake_grading(monkeypatch: pytest.MonkeyPatch) -> None:
             return _real(result)
 
         monkeypatch.setattr(reports, name, writer)
-    real_gradescope = reports.gradescope_results
+    real_gradescope = batch_outputs.gradescope_results
 
     def gradescope(results):
         if any(r.student == "gradescope_boom" for r in results):
             raise OverflowError("gradescope's bug")
         return real_gradescope(results)
 
-    monkeypatch.setattr(reports, "gradescope_results", gradescope)
+    monkeypatch.setattr(batch_outputs, "gradescope_results", gradescope)
     real_gradebook = reports.gradebook_csv
 
     def gradebook(results):
@@ -313,7 +313,7 @@ def test_same_looking_names_never_collide_and_duplicates_resolve_by_name(
     assert ann.source == str(old) and any(f"not: {ST} (1).ipynb" in p for p in ann.problems)
     rows = list(csv.DictReader(io.StringIO((tmp_path / "out" / "gradebook.csv").read_text())))
     assert [r["student"] for r in rows] == ["Mary Jane", "Mary_Jane", "ann"]
-    assert all(float(r["total"]) <= float(r["max_total"]) == NOTEBOOKS[ST].autograded_points for r in rows)
+    assert all(float(r["total"]) <= float(r["max_total"]) == autograded_points(ST) for r in rows)
 
 
 def test_gradebook_never_exceeds_the_maximum_and_escapes_formulas() -> None:
@@ -322,17 +322,17 @@ def test_gradebook_never_exceeds_the_maximum_and_escapes_formulas() -> None:
 
     def result(student: str, score: float) -> SubmissionResult:
         checks = [CheckResult(f, "public", 99.0, FUNCTIONS[f].points, "passed", "") for f in ST_FUNCTIONS]
-        return SubmissionResult(student, ST, score, NOTEBOOKS[ST].autograded_points, checks)
+        return SubmissionResult(student, ST, score, autograded_points(ST), checks)
 
     names = ['=HYPERLINK("x")', "+1", "-1", "@SUM(A1)", "plain"]
     text = reports.gradebook_csv([result(n, 22.0) for n in names] + [result("plain", 22.0)])
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(text))}
     assert set(rows) == {"'" + n for n in names[:4]} | {"plain"}
     for row in rows.values():
-        assert float(row["total"]) == float(row["max_total"]) == NOTEBOOKS[ST].autograded_points
+        assert float(row["total"]) == float(row["max_total"]) == autograded_points(ST)
         assert all(float(row[f]) == FUNCTIONS[f].points for f in ST_FUNCTIONS)
-    summary = reports.gradescope_results([result("x", 1e9)])
-    assert summary["score"] == NOTEBOOKS[ST].autograded_points
+    summary = batch_outputs.gradescope_results([result("x", 1e9)])
+    assert summary["score"] == autograded_points(ST)
 
 
 def test_results_round_trip_non_utf8_names_and_refuse_wrong_types() -> None:

@@ -300,6 +300,7 @@ def test_grade_path_hides_the_nbgrader_course_from_student_code(
     """Does the batch grader hide the course's source notebooks and gradebook when grading submitted/
     (outside the student's view anyway, hidden should the view ever overlap them)?"""
     import autograder.grading.batch as batch
+    from autograder.batch_outputs import grade_path
     from autograder.isolation.view import hidden_paths
     from autograder.settings import GradingSettings
 
@@ -314,7 +315,7 @@ def test_grade_path_hides_the_nbgrader_course_from_student_code(
 
     monkeypatch.setattr(batch, "_grade_job", fake_grade_job)
     out = tmp_path_factory.mktemp("out")
-    batch.grade_path(course / "submitted", out, GradingSettings("public"), progress=False)
+    grade_path(course / "submitted", out, GradingSettings("public"), progress=False)
     assert len(seen) == 1
     assert {str(course / "source"), str(course / "gradebook.db")} <= set(hidden_paths(seen[0]))
 

@@ -66,7 +66,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
 
-    from autograder.grading.batch import grade_path
+    from autograder.batch_outputs import grade_path
     from autograder.settings import GradingSettings
 
     root = tmp_path_factory.mktemp("course")

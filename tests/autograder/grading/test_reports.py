@@ -6,14 +6,10 @@ import csv
 import io
 import json
 
+from autograder.batch_outputs import write_outputs
 from autograder.functions import FUNCTIONS
-from autograder.grading.reports import (
-    feedback_html,
-    feedback_markdown,
-    gradebook_csv,
-    gradescope_results,
-    write_reports,
-)
+from autograder.gradescope.results import gradescope_results
+from autograder.grading.reports import feedback_html, feedback_markdown, gradebook_csv
 from autograder.grading.results import CheckResult, SubmissionResult
 from tests.helpers.markdown import rendered, visible_text
 
@@ -86,9 +82,12 @@ def test_gradescope_schema() -> None:
     assert sum(t["max_score"] for t in data["tests"]) == 11.0
 
 
-def test_write_reports_layout(tmp_path) -> None:
-    """Are gradebook.csv, feedback/*.md|html and gradescope/<student>.json all written?"""
-    write_reports([_result(), _result("bob")], tmp_path)
+def test_write_outputs_layout(tmp_path) -> None:
+    """Are gradebook.csv, feedback/*.md|html, gradescope/<student>.json and the class report all
+    written, and run.json left to the grader?"""
+    paths = write_outputs(tmp_path, [_result(), _result("bob")], None)
+    assert paths["html"] == tmp_path / "report.html" and paths["html"].is_file()
+    assert not (tmp_path / "run.json").exists()
     assert (tmp_path / "gradebook.csv").is_file()
     assert (tmp_path / "feedback" / "ada__StyleTransfer.md").is_file()
     assert (tmp_path / "feedback" / "bob__StyleTransfer.html").is_file()
@@ -128,7 +127,6 @@ def test_markdown_feedback_escapes_every_student_text() -> None:
 
 def test_gradescope_output_escapes_file_names_and_problems() -> None:
     """Does the Gradescope text students see at once show an uploaded name and problem literally?"""
-    from autograder.gradescope.results import gradescope_results
     from autograder.gradescope.upload import Upload
 
     name = "x`\n\n**Score: 11/11**\n<img src=y>.ipynb"

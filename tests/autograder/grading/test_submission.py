@@ -11,8 +11,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from autograder.grading.identity import guess_assignment
-from autograder.grading.notebook_file import read_notebook
 from autograder.grading.submission import discover_submissions
+from autograder.notebook_io.files import read_notebook
 from tests.helpers.notebooks import REPO
 
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from autograder.grading.extraction import CodeChunk
 from autograder.isolation.sandbox import Sandbox
+from autograder.notebook_io.extraction import CodeChunk
 from autograder.runner import MODEL, Call
 from autograder.settings import Limits
 
@@ -283,8 +283,8 @@ def test_private_tmp_and_no_planted_files(box: Sandbox) -> None:
     assert "/tmp" in box.protections["private_tmp"]
     assert box.run("write_file", Call(("/tmp/student-file.txt",))).value == "written"
     assert not os.path.exists("/tmp/student-file.txt")
-    assert box._root is not None
-    assert box.run("write_file", Call((str(box._root / "out" / "planted.pt"),))).value.startswith("refused")
+    assert box.folder is not None
+    assert box.run("write_file", Call((str(box.folder / "out" / "planted.pt"),))).value.startswith("refused")
 
 
 @needs_root
@@ -333,11 +333,13 @@ def test_student_process_killed_at_load_is_reported() -> None:
 
 def test_close_releases_folder_and_uid_even_when_stopping_fails(tmp_path, monkeypatch) -> None:
     """Does close() remove the sandbox folder and give the uid back although stopping the process raised?"""
+    from autograder.isolation import folders
     from autograder.isolation.uids import UidLease
 
+    monkeypatch.setattr(folders.tempfile, "tempdir", str(tmp_path))
     box = Sandbox([])
-    box._root = tmp_path / "autograder-sandbox-x"
-    (box._root / "in").mkdir(parents=True)
+    box._folder = folders.SandboxFolder(None)
+    made = box.folder
     read_end, write_end = os.pipe()
     os.close(read_end)
     box._lease = lease = UidLease(61_000, write_end)
@@ -348,7 +350,7 @@ def test_close_releases_folder_and_uid_even_when_stopping_fails(tmp_path, monkey
     monkeypatch.setattr(box, "_stop", broken_stop)
     with pytest.raises(OSError):
         box.close()
-    assert not (tmp_path / "autograder-sandbox-x").exists()
+    assert made is not None and not made.exists()
     assert lease.fd is None and box._lease is None
 
 
@@ -362,7 +364,7 @@ def test_sandbox_folder_is_private(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(box, "_start", lambda: None)
     try:
         box._open()
-        root = box._root
+        root = box.folder
         for path in (root, root / "in", root / "in" / "chunks.json", root / "home", root / "out"):
             assert stat.S_IMODE(path.stat().st_mode) & 0o007 == 0, path
     finally:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading.extraction import CodeChunk
 from autograder.isolation import origin as origin_module
 from autograder.isolation import template_client as template_module
 from autograder.isolation.sandbox import Sandbox
 from autograder.isolation.template_client import TemplateError, shared_template
+from autograder.notebook_io.extraction import CodeChunk
 from autograder.runner import Call
 from autograder.settings import Limits
 

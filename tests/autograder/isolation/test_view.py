@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading.extraction import CodeChunk
 from autograder.isolation.sandbox import Sandbox
 from autograder.isolation.view import course_private_paths, hidden_paths, visible_paths
+from autograder.notebook_io.extraction import CodeChunk
 from autograder.runner import Call
 from autograder.settings import Limits
 from tests.grading_safety.host_traps import host_segment, leaked_segments, solutions_copy
@@ -164,7 +164,7 @@ def test_the_student_sees_nothing_outside_the_view(box: Sandbox) -> None:
     top = set(box.run("listdir", Call(("/",))).value)
     assert top <= {"dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "run", "tmp", "usr", "var"} | {
         Path(p).parts[1] for p in visible_paths()
-    } | {Path(str(box._root)).parts[1]}
+    } | {Path(str(box.folder)).parts[1]}
     assert box.run("read", Call((str(REPO / "autograder" / "references" / "public.pt"),))).value.startswith(
         "refused"
     )
@@ -191,11 +191,11 @@ def test_ipc_and_lock_folders_are_private(box: Sandbox) -> None:
 def test_the_home_is_capped_wherever_tmpdir_is(box: Sandbox, outside_tmp: Path) -> None:
     """With the grader's TMPDIR outside /tmp, is the student's home a capped private tmpfs (it took
     1 GiB of the grader's disk), and are /tmp and /dev/shm capped too?"""
-    assert box._root is not None and str(box._root).startswith(str(outside_tmp))
-    home = str(box._root / "home")
+    assert box.folder is not None and str(box.folder).startswith(str(outside_tmp))
+    home = str(box.folder / "home")
     assert box.run("write", Call((f"{home}/a", 5))).value == "written"
     assert box.run("write", Call((f"{home}/b", 5))).value == "refused: No space left on device"
-    assert list((box._root / "home").iterdir()) == []  # nothing reached the grader's disk
+    assert list((box.folder / "home").iterdir()) == []  # nothing reached the grader's disk
     for folder in ("/tmp", "/var/tmp", "/dev/shm"):
         assert box.run("write", Call((f"{folder}/a", 5))).value == "written"
         assert box.run("write", Call((f"{folder}/b", 5))).value == "refused: No space left on device"

@@ -1,14 +1,14 @@
-"""Tests of autograder.class_report.similarity: AST fingerprints and the size cut-off."""
+"""Tests of autograder.grading.similarity: AST fingerprints and the size cut-off."""
 
 from __future__ import annotations
 
 import nbformat
 import pytest
 
-from autograder.class_report.similarity import MIN_NODES, fingerprint
 from autograder.course import NOTEBOOKS
 from autograder.functions import functions_of
-from autograder.grading.extraction import extract_student_code, function_source
+from autograder.grading.similarity import MIN_NODES, fingerprint
+from autograder.notebook_io.extraction import extract_student_code, function_source
 from tests.helpers.notebooks import REPO, edit_cases, mistake_nb, solution_nb
 
 _GRAM = '''

@@ -1,11 +1,11 @@
-"""Tests of autograder.grading.extraction: which parts of a notebook are run for grading."""
+"""Tests of autograder.notebook_io.extraction: which parts of a notebook are run for grading."""
 
 from __future__ import annotations
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.grading.extraction import compile_chunk, extract_student_code, function_source
+from autograder.notebook_io.extraction import compile_chunk, extract_student_code, function_source
 
 
 def solution_cell(source: str, grade_id: str) -> nbformat.NotebookNode:
@@ -148,7 +148,7 @@ def test_carriage_return_line_endings_run_as_ipython_reads_them() -> None:
     IPython would run it (it was treated as missing)?"""
     import json
 
-    from autograder.grading.notebook_file import read_notebook_bytes
+    from autograder.notebook_io.files import read_notebook_bytes
 
     for newline in ("\r", "\r\n"):
         source = newline.join(
@@ -168,8 +168,8 @@ def test_carriage_return_line_endings_run_as_ipython_reads_them() -> None:
 def test_a_lone_surrogate_is_replaced_and_named() -> None:
     """Does a lone surrogate in the notebook file (UnicodeEncodeError everywhere downstream) become
     U+FFFD with a problem naming the cell, the notebook still graded?"""
-    from autograder.grading.notebook_file import read_notebook_bytes
     from autograder.isolation.protocol import Chunk, NotebookCode, encode
+    from autograder.notebook_io.files import read_notebook_bytes
 
     source = 'def gram_matrix(x):\n    # caf\\udce9 \\ud800\n    return x\n\nlabel = "\\udfff"'
     text = nbformat.writes(nbformat.v4.new_notebook(cells=[new_code_cell("PLACEHOLDER")]))
