@@ -48,6 +48,7 @@ bench: install  ## print the timings quoted in the issues (model, notebooks, gra
 	$(PY) bench/bench_model.py
 	$(PY) bench/bench_network_visualization.py
 	$(PY) bench/bench_style_transfer.py
+	$(PY) bench/bench_attribution.py
 	$(PY) bench/bench_grading.py
 	$(PY) bench/bench_report.py
 	$(PY) bench/bench_grader_memory.py

@@ -1,7 +1,7 @@
-"""Memory of grading: one submission with both notebooks as a whole, and the grader's own peak as
+"""Memory of grading: one submission with every notebook as a whole, and the grader's own peak as
 hostile inputs grow to the caps.
 
-**Grading one submission** (``--part grading``): both solution notebooks, hidden references (the
+**Grading one submission** (``--part grading``): every solution notebook, hidden references (the
 public file stands in), full isolation, run as ``python -m autograder grade`` in a fresh memory
 cgroup with a CPU quota (``--cpus``, default 0.5: Gradescope's default). Prints, in one run and
 measured the same way: a bare ``import torch`` (its resident size, the budget's unit), then the
@@ -51,6 +51,7 @@ from pathlib import Path
 
 import torch
 
+from autograder.course import NOTEBOOKS
 from autograder.grading.submission import discover_submissions
 from autograder.isolation.control import decode_result
 from autograder.notebook_io.extraction import extract_student_code
@@ -141,7 +142,7 @@ BEFORE = "e0d1a83"  # the last commit whose grader started its template with a s
 
 
 def _grading(args: argparse.Namespace) -> None:
-    """One submission with both notebooks, before and after, and the cost of one more worker."""
+    """One submission with every notebook, before and after, and the cost of one more worker."""
     import shutil
 
     from grading_run import MIB, REPO, bare_torch, describe, grade_in_group, revision_python
@@ -155,7 +156,7 @@ def _grading(args: argparse.Namespace) -> None:
         shutil.copy(PUBLIC_REFERENCES, hidden)
         subs = root / "submission"
         subs.mkdir()
-        for name in ("NetworkVisualization", "StyleTransfer"):
+        for name in NOTEBOOKS:
             shutil.copy(REPO / "solutions" / f"{name}.ipynb", subs / f"{name}.ipynb")
         here = Path(sys.executable)
         grade_in_group(here, subs, root / "warm", hidden, None)  # page cache warm, unmeasured
@@ -195,14 +196,14 @@ def _mib(value: int | None) -> str:
 
 
 def _workers_scan(count: int, root: Path, hidden: Path) -> None:
-    """Grade ``count`` submissions (both notebooks each) with 1 and 2 workers: memory and time."""
+    """Grade ``count`` submissions (every notebook each) with 1 and 2 workers: memory and time."""
     import shutil
 
     from grading_run import MIB, REPO, grade_in_group
 
     batch = root / "batch"
     for i in range(count):
-        for name in ("NetworkVisualization", "StyleTransfer"):
+        for name in NOTEBOOKS:
             folder = batch / f"student{i:03d}" / name
             folder.mkdir(parents=True)
             shutil.copy(REPO / "solutions" / f"{name}.ipynb", folder / f"{name}.ipynb")
@@ -211,10 +212,10 @@ def _workers_scan(count: int, root: Path, hidden: Path) -> None:
         run = grade_in_group(Path(sys.executable), batch, root / f"batch-{workers}", hidden, None, workers)
         peaks[workers] = run.unreclaimable_peak or run.pss_peak
         print(
-            f"batch of {count} students x 2 notebooks, {workers} worker(s), no CPU quota: "
-            f"{run.seconds:.1f} s ({run.seconds / (2 * count):.2f} s per notebook), summed PSS peak "
-            f"{run.pss_peak / MIB:.0f} MiB, cgroup peak {_mib(run.cgroup_peak)}, anonymous+tmpfs peak "
-            f"{_mib(run.unreclaimable_peak)}",
+            f"batch of {count} students x {len(NOTEBOOKS)} notebooks, {workers} worker(s), no CPU quota: "
+            f"{run.seconds:.1f} s ({run.seconds / (len(NOTEBOOKS) * count):.2f} s per notebook), "
+            f"summed PSS peak {run.pss_peak / MIB:.0f} MiB, cgroup peak {_mib(run.cgroup_peak)}, "
+            f"anonymous+tmpfs peak {_mib(run.unreclaimable_peak)}",
             flush=True,
         )
     print(f"one more worker costs {(peaks[2] - peaks[1]) / MIB:.0f} MiB (anonymous+tmpfs peak)")

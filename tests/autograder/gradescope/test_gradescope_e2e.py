@@ -31,6 +31,8 @@ import pytest
 import torch
 
 from autograder.cgroups import CgroupUnavailableError, LimitedGroup
+from autograder.course import NOTEBOOKS
+from autograder.functions import autograded_points
 from autograder.gradescope.bundle import build_zip
 from autograder.gradescope.schema import validate_results
 from autograder.solution_edits import apply_edits
@@ -137,9 +139,9 @@ def root(memory_budget: int):
 
 
 @pytest.fixture(scope="module")
-def root_both(memory_budget: int):
-    """A root whose Gradescope assignment grades both notebooks (23 points)."""
-    root = _make_root(memory_budget, ["NetworkVisualization", "StyleTransfer"])
+def root_all(memory_budget: int):
+    """A root whose Gradescope assignment grades every notebook (34 points: the zip's default)."""
+    root = _make_root(memory_budget, list(NOTEBOOKS))
     try:
         yield root
     finally:
@@ -304,17 +306,14 @@ def test_hostile_upload_gains_nothing_from_the_source_folder(root, memory_budget
         assert "BEGIN SOLUTION" not in test["output"] and "def gram_matrix" not in test["output"]
 
 
-def test_both_notebooks_get_every_point_in_the_default_container(root_both, memory_budget) -> None:
-    """Graded together in one container (the float64 gradient checks are the largest), do both
-    solution notebooks get 23/23 within the memory budget and half a CPU, and does the staff output
+def test_every_notebook_gets_every_point_in_the_default_container(root_all, memory_budget) -> None:
+    """Graded together in one container (the float64 gradient checks are the largest), do all three
+    solution notebooks get 34/34 within the memory budget and half a CPU, and does the staff output
     give the time and peak against the limits?"""
-    files = {
-        f"{name}.ipynb": REPO / "solutions" / f"{name}.ipynb"
-        for name in ("NetworkVisualization", "StyleTransfer")
-    }
-    code, data, log = _grade(root_both, files, memory_budget)
+    files = {f"{name}.ipynb": REPO / "solutions" / f"{name}.ipynb" for name in NOTEBOOKS}
+    code, data, log = _grade(root_all, files, memory_budget)
     assert code == 0, log
-    assert data["score"] == 23.0, log
+    assert data["score"] == sum(autograded_points(name) for name in NOTEBOOKS) == 34.0, log
     assert all(t["status"] == "passed" for t in data["tests"])
     resources = data["extra_data"]["resources"]
     assert "limit" in resources and "0.5 CPU (quota)" in resources, resources
@@ -332,13 +331,11 @@ def gram_matrix(features, normalize=True):
 """
 
 
-def test_memory_exhaustion_is_not_a_grade_and_tells_the_staff_what_to_raise(root_both, memory_budget) -> None:
+def test_memory_exhaustion_is_not_a_grade_and_tells_the_staff_what_to_raise(root_all, memory_budget) -> None:
     """When a student function exhausts the container's memory, does the student see 'not your grade'
     and the staff-only output what ran out and which Autograder Setting to raise?"""
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(MEMORY_HOG)])
-    code, data, log = _grade(
-        root_both, {"StyleTransfer.ipynb": notebook}, memory_budget, memory_runs_out=True
-    )
+    code, data, log = _grade(root_all, {"StyleTransfer.ipynb": notebook}, memory_budget, memory_runs_out=True)
     assert code == 1
     assert "this is not your grade" in data["output"] and data["visibility"] == "visible"
     error = data["extra_data"]["grader_error"]
