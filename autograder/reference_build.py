@@ -26,16 +26,7 @@ from autograder.course import NOTEBOOKS
 from autograder.functions import functions_of
 from autograder.notebook_io.extraction import compile_chunk, extract_student_code
 from autograder.references import FORMAT_VERSION, inputs_digest, versions
-from autograder.runner import (
-    Call,
-    CallOutcome,
-    InProcessRunner,
-    PlainDataError,
-    plain_data,
-    prepare_call,
-    reset_torch_state,
-    student_traceback,
-)
+from autograder.runner import Call, CallOutcome, InProcessRunner, call_function, prepare_call
 from autograder.settings import REPO_ROOT, SOLUTIONS_DIR
 from autograder.solution_edits import apply_edits, edits_of
 
@@ -153,18 +144,7 @@ class SolutionRunner:
         records: list[tuple[torch.Tensor, torch.Tensor]] = []
         args, kwargs = prepare_call(call, lambda: _copy(self.model))
         args = [_Recorder(a, records) if isinstance(a, nn.Module) else a for a in args]
-        try:
-            with torch.random.fork_rng():
-                reset_torch_state()
-                value = func(*args, **kwargs)
-            outcome = CallOutcome("ok", value=plain_data(value))
-        except PlainDataError as exc:
-            outcome = CallOutcome("bad_output", message=str(exc))
-        except Exception as exc:
-            outcome = CallOutcome("error", message=student_traceback(exc))
-        finally:
-            reset_torch_state()
-        return outcome, records
+        return call_function(func, args, kwargs), records
 
 
 def _copy(model: nn.Module) -> nn.Module:

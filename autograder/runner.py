@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -28,6 +28,7 @@ __all__ = [
     "CallOutcome",
     "InProcessRunner",
     "PlainDataError",
+    "call_function",
     "course_model",
     "hook_count",
     "plain_data",
@@ -212,7 +213,7 @@ def hook_count(model: torch.nn.Module) -> int:
     return sum(len(getattr(m, name)) for m in model.modules() for name in hooks)
 
 
-def captured(args: list, indices: tuple[int, ...]) -> dict[int, dict[str, Any]]:
+def captured(args: Sequence[Any], indices: Sequence[int]) -> dict[int, dict[str, Any]]:
     """The captured arguments after a call, as plain data: a tensor with its gradient (in-place functions),
     a model with the number of hooks left registered on it (functions that hook into the model)."""
     out: dict[int, dict[str, Any]] = {}
@@ -249,19 +250,32 @@ class InProcessRunner:
             return CallOutcome("missing", message=f"{function} is not defined")
         args, kwargs = prepare_call(call, self._model_copy)
         start = time.perf_counter()
-        try:
-            with torch.random.fork_rng():
-                reset_torch_state(seed)
-                value = func(*args, **kwargs)
-            outcome = CallOutcome("ok", value=plain_data(value), args=captured(args, call.capture_args))
-        except PlainDataError as exc:
-            outcome = CallOutcome("bad_output", message=str(exc))
-        except Exception as exc:
-            outcome = CallOutcome("error", message=student_traceback(exc))
-        finally:
-            reset_torch_state()
+        outcome = call_function(func, args, kwargs, seed, call.capture_args)
         outcome.seconds = time.perf_counter() - start
         return outcome
+
+
+def call_function(
+    func: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    seed: int = 0,
+    capture_args: Sequence[int] = (),
+) -> CallOutcome:
+    """``func(*args, **kwargs)`` with torch's global state reset and seeded with ``seed`` (and reset
+    again afterwards), its value checked to be plain data; the arguments at ``capture_args`` are sent
+    back too (see :func:`captured`). Never raises for anything ``func`` does."""
+    try:
+        with torch.random.fork_rng():
+            reset_torch_state(seed)
+            value = func(*args, **kwargs)
+        return CallOutcome("ok", value=plain_data(value), args=captured(args, capture_args))
+    except PlainDataError as exc:
+        return CallOutcome("bad_output", message=str(exc))
+    except Exception as exc:
+        return CallOutcome("error", message=student_traceback(exc))
+    finally:
+        reset_torch_state()
 
 
 @lru_cache(maxsize=1)
