@@ -2,7 +2,7 @@
 
 For each graded function of solutions/Attribution.ipynb (integrated_gradients, grad_cam, rank_correlation),
 this builds the inputs proposed for its check (public seed 0 and a few hidden-like seeds), runs the solution
-and every named mistake (the text edits stored in the solution cell's ``metadata.autograder.mistakes``,
+and every named mistake (the text edits stored in the solution cell's ``metadata.autograder.edits``,
 applied to the cell's source) and prints:
 
 * the noise of correct answers: 1 vs 2 threads, one image at a time vs batched (and, for IG, all path points

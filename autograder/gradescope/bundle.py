@@ -31,8 +31,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from autograder.gradescope.results import DEFAULT_VISIBILITY
-from autograder.gradescope.run import CONFIG_NAME
+from autograder.gradescope.config import CONFIG_NAME, DEFAULT_VISIBILITY
 from autograder.gradescope.schema import VISIBILITIES
 
 __all__ = [

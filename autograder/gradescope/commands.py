@@ -44,7 +44,7 @@ def _selftest(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``gradescope`` (build the zip), ``gradescope-run`` (inside Gradescope) and
     ``gradescope-selftest`` (the end of setup.sh)."""
-    from autograder.gradescope.results import DEFAULT_VISIBILITY
+    from autograder.gradescope.config import DEFAULT_VISIBILITY
     from autograder.gradescope.schema import VISIBILITIES
 
     build = sub.add_parser("gradescope", help="build the Gradescope autograder zip")

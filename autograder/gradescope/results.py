@@ -26,15 +26,13 @@ from typing import Any
 
 from autograder.course import NOTEBOOKS
 from autograder.functions import FUNCTIONS, function_names
+from autograder.gradescope.config import DEFAULT_VISIBILITY
 from autograder.gradescope.upload import Upload
 from autograder.grading.escaping import md_block, md_code, md_text
 from autograder.grading.results import CheckResult, SubmissionResult
 from autograder.status import Status, status_label
 
-__all__ = ["DEFAULT_VISIBILITY", "failure_results", "gradescope_results", "upload_message"]
-
-#: Visibility of scores and per-function feedback unless the zip was built with another.
-DEFAULT_VISIBILITY = "after_published"
+__all__ = ["failure_results", "gradescope_results", "upload_message"]
 
 
 def _number(assignment: str | None, function: str) -> str:

@@ -14,49 +14,18 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from autograder.cgroups import cpu_quota, memory_limit, memory_peak
-from autograder.gradescope.results import DEFAULT_VISIBILITY, failure_results, gradescope_results
+from autograder.gradescope.config import RunConfig
+from autograder.gradescope.results import failure_results, gradescope_results
 from autograder.gradescope.schema import validate_results
 from autograder.grading.results import CheckResult, SubmissionResult
 from autograder.grading.store import write_atomic
 from autograder.settings import GRADESCOPE_ROOT, GRADESCOPE_ROOT_ENV, GradingSettings, Limits
 
-__all__ = ["CONFIG_NAME", "RunConfig", "container_resources", "run_gradescope", "write_json"]
-
-#: The run settings in the zip (written by :mod:`autograder.gradescope.bundle`).
-CONFIG_NAME = "gradescope.json"
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Settings the zip was built with.
-
-    Attributes:
-        assignments: the notebooks this Gradescope assignment grades.
-        references: ``"hidden"`` (``hidden.pt`` in the zip) or ``"public"``.
-        visibility: of scores and per-function feedback.
-        timeout_s: seconds per function call.
-    """
-
-    assignments: tuple[str, ...]
-    references: str = "hidden"
-    visibility: str = DEFAULT_VISIBILITY
-    timeout_s: float = 60.0
-
-    @classmethod
-    def read(cls, source: Path) -> RunConfig:
-        """Read ``source/gradescope.json``; raises ``FileNotFoundError``/``ValueError`` when unusable."""
-        data: dict[str, Any] = json.loads((source / CONFIG_NAME).read_text(encoding="utf-8"))
-        return cls(
-            assignments=tuple(data["assignments"]),
-            references=str(data.get("references", "hidden")),
-            visibility=str(data.get("visibility", DEFAULT_VISIBILITY)),
-            timeout_s=float(data.get("timeout_s", 60.0)),
-        )
+__all__ = ["container_resources", "run_gradescope", "write_json"]
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

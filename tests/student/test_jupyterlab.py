@@ -37,6 +37,12 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 FIRST_FUNCTION = {
     "NetworkVisualization": ("compute_saliency_maps", r"\.abs\(\)", "", "absolute value"),
     "StyleTransfer": ("content_loss", r"\.pow\(2\)\.sum\(\)", ".pow(2).mean()", "mean instead of sum"),
+    "Attribution": (
+        "integrated_gradients",
+        r"\(X - baseline\) \* total / steps",
+        "total / steps",
+        "average gradient, not multiplied by (input - baseline)",
+    ),
 }
 #: notebook -> (text of its first demo cell that needs functions still missing, the error it must show)
 DEMO_TOO_EARLY = {"StyleTransfer": ("require_losses(", "LossesNotImplementedError")}

@@ -387,3 +387,14 @@ def test_selftest_fails_on_a_grader_error_and_warns_near_the_limit(capsys, monke
         "WARNING: the peak is above 75% of the memory limit" in printed and "Autograder Settings" in printed
     )
     assert "self-test passed: all 4 functions graded" in printed
+
+
+def test_selftest_process_never_imports_torch() -> None:
+    """Does the self-test's own process (which shares the container's memory with the grader it measures)
+    run up to the report without torch (about 280 MiB that the grader would lose)?"""
+    import subprocess
+    import sys
+
+    code = "import sys, autograder.gradescope.selftest; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
