@@ -29,7 +29,7 @@ from autograder.functions import FUNCTIONS, function_names
 from autograder.gradescope.config import DEFAULT_VISIBILITY
 from autograder.gradescope.upload import Upload
 from autograder.grading.escaping import md_block, md_code, md_text
-from autograder.grading.results import CheckResult, SubmissionResult
+from autograder.grading.results import PRINTED_HEADING, CheckResult, SubmissionResult
 from autograder.status import Status, status_label
 
 __all__ = ["failure_results", "gradescope_results", "upload_message"]
@@ -52,6 +52,8 @@ def _test(result: SubmissionResult, check: CheckResult, visibility: str) -> dict
         lines += ["", md_block(check.message.strip())]
     if check.hint and check.status != "passed":
         lines += ["", f"**Hint:** {md_text(check.hint)}"]
+    if check.output.strip() and check.status != "passed":
+        lines += ["", md_text(PRINTED_HEADING), "", md_block(check.output)]
     extra = {"status": check.status, "check": check.check}
     if check.rel_error is not None:
         extra.update(rel_error=check.rel_error, threshold=check.threshold)

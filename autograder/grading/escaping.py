@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["md_block", "md_code", "md_text", "one_line", "spreadsheet_safe"]
+__all__ = ["md_block", "md_code", "md_text", "one_line", "spreadsheet_safe", "terminal_text"]
 
+#: ANSI escape sequences (colours, cursor moves) that terminals interpret and pages would show raw.
+_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 #: Control characters and Unicode line/paragraph separators: each becomes one space in a line.
 _BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: ASCII punctuation that Markdown (CommonMark, GitHub) may read as syntax; escaped with a backslash.
@@ -57,3 +59,17 @@ def spreadsheet_safe(text: str) -> str:
     """``text`` made inert for spreadsheets: a leading ``=``, ``+``, ``-``, ``@``, tab or CR would make
     Excel or LibreOffice evaluate the cell as a formula (CSV injection), so it gets a leading ``'``."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def terminal_text(text: str) -> str:
+    r"""What a terminal would show of ``text``: ANSI escape sequences dropped, and of each line only what
+    its last carriage return left (a progress bar redrawn 100 times is its last state), then the
+    control characters a page cannot show removed (tabs and line breaks kept).
+
+    Example:
+        >>> terminal_text("step 1\rstep 2\rstep 3\r\n\x1b[31mred\x1b[0m")
+        'step 3\nred'
+    """
+    lines = _ANSI.sub("", text).replace("\r\n", "\n").split("\n")
+    shown = [([part for part in line.split("\r") if part] or [""])[-1] for line in lines]
+    return "\n".join(re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", line) for line in shown)

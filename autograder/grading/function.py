@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from autograder.checks.base import GradingContext, Verdict
 from autograder.checks.source import Sources
 from autograder.functions import FUNCTIONS
+from autograder.grading.escaping import terminal_text
 from autograder.grading.results import CheckResult
 from autograder.references import References
 from autograder.runner import CallOutcome
@@ -64,7 +65,7 @@ def grade_function(
         )
     fraction = float(verdict.fraction)
     fraction = min(max(fraction, 0.0), 1.0) if math.isfinite(fraction) else 0.0
-    printed = "\n".join(o.output.strip() for o in outcomes if o.output.strip())
+    printed = "\n".join(terminal_text(o.output).strip() for o in outcomes if o.output.strip())
     return CheckResult(
         function=function,
         check=reference_set,

@@ -16,7 +16,7 @@ from typing import Any
 
 from autograder.functions import FUNCTIONS
 from autograder.grading.escaping import md_block, md_code, md_text, one_line, spreadsheet_safe
-from autograder.grading.results import CheckResult, SubmissionResult
+from autograder.grading.results import PRINTED_HEADING, CheckResult, SubmissionResult
 from autograder.grading.store import escape_name, result_stem, write_atomic
 from autograder.status import status_label
 
@@ -170,6 +170,13 @@ def feedback_markdown(result: SubmissionResult) -> str:
             lines += ["", md_block(check.message.strip()), ""]
             if check.hint:
                 lines += [f"**Hint:** {md_text(check.hint)}", ""]
+            if check.output.strip():
+                lines += [
+                    md_text(PRINTED_HEADING),
+                    "",
+                    md_block(check.output),
+                    "",
+                ]
     if result.problems:
         lines += ["", "## Problems with the notebook", ""] + [f"- {md_text(p)}" for p in result.problems]
     return "\n".join(lines).rstrip() + "\n"
@@ -183,6 +190,11 @@ def feedback_html(result: SubmissionResult) -> str:
         f"<td>{esc(status_label(c.status).upper())}</td><td>{c.earned:g} / {c.max_points:g}</td>"
         f"<td>{esc(_error_text(c))}</td><td><pre>{esc(c.message.strip())}</pre>"
         + (f"<p><b>Hint:</b> {esc(c.hint)}</p>" if c.hint and c.status != "passed" else "")
+        + (
+            f"<p>{esc(PRINTED_HEADING)}</p><pre>{esc(c.output)}</pre>"
+            if c.output.strip() and c.status != "passed"
+            else ""
+        )
         + "</td></tr>"
         for c in result.checks
     )

@@ -12,7 +12,10 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["CheckResult", "SubmissionResult", "clamp"]
+__all__ = ["PRINTED_HEADING", "CheckResult", "SubmissionResult", "clamp"]
+
+#: Heading of :attr:`CheckResult.output` wherever feedback shows it (checks that did not pass only).
+PRINTED_HEADING = "What your function printed during the check (its end):"
 
 
 def clamp(points: float, max_points: float) -> float:

@@ -191,3 +191,26 @@ def test_a_result_with_any_mistyped_field_is_refused() -> None:
         data["checks"][0][key] = value
         with pytest.raises(TypeError):
             SubmissionResult.from_json(json.dumps(data))
+
+
+def test_feedback_shows_what_a_failing_function_printed_as_text() -> None:
+    """Does the feedback show, under a check that did not pass, what the function printed (as inert text,
+    never markup), and nothing for a passed check?"""
+    from autograder.grading.escaping import terminal_text
+
+    printed = terminal_text("debug: shape (2, 3)\r\n\x1b[31m<img src=x onerror=alert(1)>```\x1b[0m")
+    failed = CheckResult(
+        "tv_loss", "public", 0.0, 3.0, "failed", "rel_error 1.0e+00 >= 1e-04", output=printed
+    )
+    passed = CheckResult("content_loss", "public", 2.0, 2.0, "passed", "ok", output="passed-print")
+    result = SubmissionResult("ada", "StyleTransfer", 2.0, 5.0, [passed, failed])
+    page = rendered(feedback_markdown(result))
+    assert "<img" not in page and "\x1b" not in page
+    shown = visible_text(feedback_markdown(result))
+    assert "debug: shape (2, 3)" in shown and "<img src=x onerror=alert(1)>```" in shown
+    assert "passed-print" not in shown
+    html_page = feedback_html(result)
+    assert "&lt;img src=x" in html_page and "<img" not in html_page and "passed-print" not in html_page
+    outputs = {t["name"]: t["output"] for t in gradescope_results([result])["tests"]}
+    assert "debug: shape (2, 3)" in visible_text(outputs["StyleTransfer: tv_loss"])
+    assert "passed-print" not in outputs["StyleTransfer: content_loss"]
