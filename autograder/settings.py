@@ -127,7 +127,7 @@ class TextCaps:
         error_chars: an error line of the student process about a call.
         problem_chars: one notebook-level problem (setup traceback).
         max_problems: notebook-level problems kept from the student process.
-        output_tail_chars: printed output kept in a check's message (the end of it).
+        output_tail_chars: printed output kept with a check, ``CheckResult.output`` (the end of it).
         event_bytes: one event line from the student process.
     """
 
