@@ -29,6 +29,7 @@ class GradCam(GradedFunction):
     name = "grad_cam"
     notebook = "Attribution"
     order = 2
+    stub_returns = "cam"
     points = 4.0
     tolerance = Tolerance(
         1e-4,

@@ -31,6 +31,7 @@ class IntegratedGradients(GradedFunction):
     name = "integrated_gradients"
     notebook = "Attribution"
     order = 1
+    stub_returns = "attributions"
     points = 4.0
     tolerance = Tolerance(
         1e-4,

@@ -28,6 +28,7 @@ class RankCorrelation(GradedFunction):
     name = "rank_correlation"
     notebook = "Attribution"
     order = 3
+    stub_returns = "rho"
     points = 3.0
     tolerance = Tolerance(
         1e-6,

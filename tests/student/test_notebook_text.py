@@ -64,3 +64,20 @@ def test_style_transfer_reads_its_examples_from_the_presets():
     used = "\n".join(code)
     for preset in ("composition_vii", "the_scream", "starry_night"):
         assert f'STYLE_PRESETS["{preset}"]' in used
+
+
+@pytest.mark.parametrize("name", list(NOTEBOOKS))
+def test_not_implemented_message_names_what_the_stub_returns(name):
+    """Item 6: where the stub sets ``<name> = None`` and returns it after the END marker, does the NOT
+    IMPLEMENTED message say "<name> is still None" (and never ask to "return the result")?"""
+    from autograder.functions import FUNCTIONS
+
+    nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+    for cell in nb.cells:
+        function = _grade_id(cell)
+        if function not in function_names(name):
+            continue
+        after = cell.source.split("END OF YOUR CODE", 1)[1].splitlines()[1:]
+        returned = next((line.split("return", 1)[1].strip() for line in after if "return " in line), "")
+        expected = returned if returned and f"{returned} = None" in cell.source else ""
+        assert FUNCTIONS[function].stub_returns == expected, function
