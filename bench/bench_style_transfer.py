@@ -26,7 +26,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from reference_unit import format_budget, fwd_bwd_seconds  # bench/ is on sys.path when run as a script
+from notebook_bench import write_executed  # bench/ is on sys.path when run as a script
+from reference_unit import format_budget, fwd_bwd_seconds
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "StyleTransfer.ipynb"
 BUDGET_UNITS = 500.0
@@ -88,10 +89,7 @@ def main() -> None:
         print(f"fwd+bwd unit: {unit_before:.3f} s before, {unit_after:.3f} s after the notebook")
         print(f"StyleTransfer: {format_budget(total, unit, BUDGET_UNITS)}")
         if args.write:
-            for cell in nb.cells:  # nbclient's timestamps would make every run a diff
-                cell.metadata.pop("execution", None)
-            nbformat.write(nb, NOTEBOOK)
-            print(f"wrote {NOTEBOOK}")
+            write_executed(nb, NOTEBOOK)
 
         if not args.skip_big:
             cell = nbformat.v4.new_code_cell(BIG_RUN.format(size=args.big_size))
